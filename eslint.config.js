@@ -1,0 +1,36 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', '.infield/', 'coverage/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: {
+      globals: { process: 'readonly', console: 'readonly' },
+    },
+    rules: {
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'knex', message: 'Only src/db/ and migrations/ may import knex.' }],
+        },
+      ],
+    },
+  },
+  {
+    files: [
+      'src/db/**/*.ts',
+      'migrations/**/*.ts',
+      'src/models/**/*.ts',
+      'test/**/*.ts',
+      'bench/**/*.ts',
+    ],
+    rules: { 'no-restricted-imports': 'off' },
+  },
+);

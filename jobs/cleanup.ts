@@ -1,0 +1,22 @@
+import { systemScope } from '../src/db/scope.js';
+import { MaintenanceService } from '../src/services/maintenance-service.js';
+import type { InfieldJob } from '../src/worker/job-types.js';
+
+export const CLEANUP = 'cleanup';
+
+export type CleanupPayload = Record<string, never>;
+
+/** Hourly: expired refresh tokens, tenant by tenant. */
+export const cleanupJob: InfieldJob<CleanupPayload> = {
+  name: CLEANUP,
+  description: 'Delete expired refresh tokens, tenant by tenant',
+  every: '1 hour',
+  retry: { delayMs: 60_000, maxRetries: 3 },
+  run: (_payload, deps) =>
+    new MaintenanceService({
+      db: { database: deps.database, scope: systemScope },
+      actor: { type: 'system', job: CLEANUP },
+      requestId: `job:${CLEANUP}`,
+      logger: deps.logger,
+    }).cleanupAll(),
+};

@@ -1,0 +1,9 @@
+import type { InfieldJob } from '../src/worker/job-types.js';
+import { cleanupJob } from './cleanup.js';
+
+/** Every job the worker runs, by name. */
+export const JOBS = {
+  [cleanupJob.name]: cleanupJob,
+} as const satisfies Record<string, InfieldJob<never>>;
+
+export const ALL_JOBS: readonly InfieldJob[] = Object.values(JOBS) as InfieldJob[];

@@ -1,0 +1,185 @@
+import path from 'node:path';
+import { configInvalid, type FieldError } from './errors.js';
+
+/**
+ * The only reader of process.env. Every variable is cast, defaulted and
+ * validated here; all problems are reported together in one ConfigError.
+ */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Config {
+  readonly nodeEnv: 'development' | 'production' | 'test';
+  /** Unset: an embedded PostgreSQL under `home` is started. */
+  readonly databaseUrl: string | undefined;
+  readonly databasePoolMax: number;
+  readonly embeddedPgPort: number;
+  /** Working directory for local state: embedded database, secrets, outbox, files. */
+  readonly home: string;
+  readonly jwtSecret: string | undefined;
+  readonly smtpUrl: string | undefined;
+  readonly storageDir: string;
+  readonly corsOrigins: readonly string[];
+  readonly redisUrl: string | undefined;
+  readonly agendaBackend: 'postgres' | 'mongo';
+  readonly mongodbUrl: string | undefined;
+  readonly port: number;
+  readonly logLevel: LogLevel;
+  /** True when LOG_LEVEL was set: short CLI commands stay quiet otherwise. */
+  readonly logLevelExplicit: boolean;
+}
+
+type Env = Record<string, string | undefined>;
+
+const blankToUndefined = (value: string | undefined): string | undefined => {
+  const trimmed = value?.trim();
+  return trimmed === undefined || trimmed === '' ? undefined : trimmed;
+};
+
+function parseUrl(
+  errors: FieldError[],
+  name: string,
+  value: string | undefined,
+  protocols: readonly string[],
+): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    errors.push({ path: name, message: 'is not a valid URL' });
+    return undefined;
+  }
+  if (!protocols.includes(url.protocol)) {
+    errors.push({ path: name, message: `must use one of ${protocols.join(', ')}` });
+    return undefined;
+  }
+  return value;
+}
+
+function parseInteger(
+  errors: FieldError[],
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    errors.push({ path: name, message: `must be an integer from ${min} to ${max}` });
+    return fallback;
+  }
+  return Number(value);
+}
+
+function parseEnum<T extends string>(
+  errors: FieldError[],
+  name: string,
+  value: string | undefined,
+  allowed: readonly T[],
+  fallback: T,
+): T {
+  if (value === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(value)) {
+    errors.push({ path: name, message: `must be one of ${allowed.join(', ')}` });
+    return fallback;
+  }
+  return value as T;
+}
+
+function parseOrigins(errors: FieldError[], value: string | undefined): string[] {
+  if (value === undefined) return [];
+  const origins = value
+    .split(',')
+    .map((o) => o.trim())
+    .filter((o) => o !== '');
+  for (const origin of origins) {
+    let url: URL | undefined;
+    try {
+      url = new URL(origin);
+    } catch {
+      url = undefined;
+    }
+    if (url === undefined || !['http:', 'https:'].includes(url.protocol) || url.origin !== origin) {
+      errors.push({
+        path: 'CORS_ORIGINS',
+        message: `"${origin}" is not an origin like https://app.example.com`,
+      });
+    }
+  }
+  return origins;
+}
+
+/** Parses and validates configuration; throws one AppError listing every bad value. */
+export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
+  const errors: FieldError[] = [];
+  const get = (name: string): string | undefined => blankToUndefined(env[name]);
+
+  const nodeEnv = parseEnum(
+    errors,
+    'NODE_ENV',
+    get('NODE_ENV'),
+    ['development', 'production', 'test'],
+    'development',
+  );
+  const home = path.resolve(cwd, get('INFIELD_HOME') ?? '.infield');
+  const jwtSecret = get('JWT_SECRET');
+  if (jwtSecret === undefined && nodeEnv === 'production') {
+    errors.push({ path: 'JWT_SECRET', message: 'is required when NODE_ENV=production' });
+  } else if (jwtSecret !== undefined && jwtSecret.length < 32) {
+    errors.push({ path: 'JWT_SECRET', message: 'must be at least 32 characters' });
+  }
+  const agendaBackend = parseEnum(
+    errors,
+    'AGENDA_BACKEND',
+    get('AGENDA_BACKEND'),
+    ['postgres', 'mongo'],
+    'postgres',
+  );
+  const mongodbUrl = parseUrl(errors, 'MONGODB_URL', get('MONGODB_URL'), [
+    'mongodb:',
+    'mongodb+srv:',
+  ]);
+  if (agendaBackend === 'mongo' && get('MONGODB_URL') === undefined) {
+    errors.push({ path: 'MONGODB_URL', message: 'is required when AGENDA_BACKEND=mongo' });
+  }
+  const logLevelRaw = get('LOG_LEVEL');
+
+  const config: Config = {
+    nodeEnv,
+    databaseUrl: parseUrl(errors, 'DATABASE_URL', get('DATABASE_URL'), [
+      'postgres:',
+      'postgresql:',
+    ]),
+    databasePoolMax: parseInteger(
+      errors,
+      'DATABASE_POOL_MAX',
+      get('DATABASE_POOL_MAX'),
+      10,
+      2,
+      500,
+    ),
+    embeddedPgPort: parseInteger(
+      errors,
+      'EMBEDDED_PG_PORT',
+      get('EMBEDDED_PG_PORT'),
+      54329,
+      1024,
+      65535,
+    ),
+    home,
+    jwtSecret,
+    smtpUrl: parseUrl(errors, 'SMTP_URL', get('SMTP_URL'), ['smtp:', 'smtps:']),
+    storageDir: path.resolve(cwd, get('STORAGE_DIR') ?? path.join(home, 'files')),
+    corsOrigins: parseOrigins(errors, get('CORS_ORIGINS')),
+    redisUrl: parseUrl(errors, 'REDIS_URL', get('REDIS_URL'), ['redis:', 'rediss:']),
+    agendaBackend,
+    mongodbUrl,
+    port: parseInteger(errors, 'PORT', get('PORT'), 8000, 0, 65535),
+    logLevel: parseEnum(errors, 'LOG_LEVEL', logLevelRaw, LOG_LEVELS, 'info'),
+    logLevelExplicit: logLevelRaw !== undefined,
+  };
+  if (errors.length > 0) throw configInvalid(errors);
+  return Object.freeze(config);
+}

@@ -1,0 +1,113 @@
+import { conflict, isAppError, unavailable, validationFailed } from '../errors.js';
+
+interface PgLikeError {
+  code?: string;
+  address?: string;
+  port?: number;
+  constraint?: string;
+  table?: string;
+  column?: string;
+  detail?: string;
+  message?: string;
+}
+
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+  '3D000', // invalid_catalog_name: the database does not exist
+  '28P01', // invalid_password
+  '28000', // invalid_authorization_specification
+]);
+
+/** Friendly messages for constraints users can hit; the rest get a generic one. */
+const CONSTRAINT_MESSAGES: Record<string, { path: string; message: string }> = {
+  tenants_slug_key: { path: 'slug', message: 'a tenant with this slug already exists' },
+  users_email_key: { path: 'email', message: 'a user with this email already exists' },
+  roles_name_key: { path: 'name', message: 'a role with this name already exists' },
+  forms_key_key: { path: 'key', message: 'a form with this key already exists' },
+};
+
+const keyColumns = (detail: string | undefined): string[] => {
+  const match = /^Key \((.+?)\)=/.exec(detail ?? '');
+  if (match?.[1] === undefined) return [];
+  return match[1]
+    .split(',')
+    .map((c) => c.trim().replace(/^lower\((.+)\)$/, '$1'))
+    .filter((c) => c !== 'tenant_id');
+};
+
+const isPgLike = (err: unknown): err is PgLikeError =>
+  typeof err === 'object' && err !== null && 'code' in err;
+
+/**
+ * Translates driver errors into the taxonomy once, so no caller inspects
+ * SQLSTATEs. Driver messages never reach users: they may contain SQL or values.
+ */
+export function translateDbError(err: unknown): unknown {
+  if (isAppError(err) || !isPgLike(err) || err.code === undefined) {
+    if (err instanceof AggregateError && err.errors.length > 0)
+      return translateDbError(err.errors[0]);
+    if (err instanceof Error && /Knex: Timeout acquiring a connection/.test(err.message)) {
+      return unavailable('The database is busy or unreachable (no connection available)', {
+        cause: err,
+      });
+    }
+    return err;
+  }
+  const table = err.table ?? 'record';
+  switch (err.code) {
+    case '23505': {
+      const known = err.constraint === undefined ? undefined : CONSTRAINT_MESSAGES[err.constraint];
+      if (known !== undefined) return conflict(known.message, { errors: [known], cause: err });
+      const columns = keyColumns(err.detail);
+      const path = columns.join(',') || 'id';
+      return conflict(`A ${table} with this ${path} already exists`, {
+        errors: [{ path, message: 'already exists' }],
+        cause: err,
+      });
+    }
+    case '23503':
+      return validationFailed(`A referenced record does not exist (${table})`, [
+        { path: keyColumns(err.detail).join(',') || table, message: 'references a missing record' },
+      ]);
+    case '23502':
+      return validationFailed(`${err.column ?? 'A value'} is required`, [
+        { path: err.column ?? table, message: 'is required' },
+      ]);
+    case '22001':
+      return validationFailed('A value is too long', [
+        { path: err.column ?? table, message: 'is too long' },
+      ]);
+    case '23514':
+      return validationFailed(`A value is not allowed (${err.constraint ?? table})`, [
+        { path: err.constraint ?? table, message: 'is not allowed' },
+      ]);
+    case '40001':
+    case '40P01':
+    case '55P03':
+      return conflict('The record was changed concurrently; retry the request', { cause: err });
+    default:
+      if (CONNECTION_CODES.has(err.code)) {
+        const where = err.address === undefined ? '' : ` at ${err.address}:${err.port ?? ''}`;
+        return unavailable(`Cannot reach the database${where} (${err.code})`, { cause: err });
+      }
+      return err;
+  }
+}
+
+/** Wraps a rejected promise's reason through translateDbError. */
+export function rethrowTranslated(err: unknown): never {
+  throw translateDbError(err);
+}

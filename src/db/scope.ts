@@ -1,0 +1,54 @@
+import type { Knex } from 'knex';
+
+/** The non-owner roles tenant and operator-wide work run as (created by the first migration). */
+export const APP_ROLE = 'infield_app';
+export const SYSTEM_ROLE = 'infield_system';
+
+/** Tenant work: every tenant table is filtered to this tenant, in the app and by RLS. */
+export interface TenantScope {
+  readonly kind: 'tenant';
+  readonly tenantId: string;
+}
+
+/** Operator-wide work: global tables only; tenant tables return nothing. */
+export interface SystemScope {
+  readonly kind: 'system';
+}
+
+export type Scope = TenantScope | SystemScope;
+
+export const tenantScope = (tenantId: string): TenantScope => ({ kind: 'tenant', tenantId });
+export const systemScope: SystemScope = Object.freeze({ kind: 'system' });
+
+const scopes = new WeakMap<object, Scope>();
+
+/** Records which scope a transaction was opened for, so models can read it back. */
+export function bindScope(trx: Knex.Transaction, scope: Scope): void {
+  scopes.set(trx, scope);
+}
+
+/** The scope a knex transaction was opened with, or undefined for the bare pool. */
+export function scopeOf(knex: unknown): Scope | undefined {
+  return typeof knex === 'function' || (typeof knex === 'object' && knex !== null)
+    ? scopes.get(knex)
+    : undefined;
+}
+
+/**
+ * Switches the current transaction to a scope: the role and the tenant setting
+ * are transaction-local (`set_config(..., true)`), so a pooled connection never
+ * carries them into the next transaction.
+ */
+export async function applyScope(trx: Knex.Transaction, scope: Scope): Promise<void> {
+  if (scope.kind === 'tenant') {
+    await trx.raw(`select set_config('role', ?, true), set_config('app.tenant_id', ?, true)`, [
+      APP_ROLE,
+      scope.tenantId,
+    ]);
+  } else {
+    await trx.raw(`select set_config('role', ?, true), set_config('app.tenant_id', '', true)`, [
+      SYSTEM_ROLE,
+    ]);
+  }
+  bindScope(trx, scope);
+}

@@ -1,0 +1,58 @@
+import type { Knex } from 'knex';
+import type { Database } from './database.js';
+import { translateDbError } from './pg-errors.js';
+import { applyScope, type Scope, type TenantScope } from './scope.js';
+
+/**
+ * What services receive as `db`: the pool plus the scope they act in, and the
+ * open transaction when they are already inside one.
+ */
+export interface DbHandle {
+  readonly database: Database;
+  readonly scope: Scope;
+  readonly trx?: Knex.Transaction;
+}
+
+export interface TxHandle extends DbHandle {
+  readonly trx: Knex.Transaction;
+}
+
+export interface TenantTx extends TxHandle {
+  readonly scope: TenantScope;
+}
+
+/**
+ * Runs `fn` in a transaction for `db.scope`, or inside the caller's transaction
+ * when `db` already is one, so service calls compose and nested writes never
+ * fall back to the pool. Driver errors leave as taxonomy errors.
+ */
+export async function withTransaction<T>(
+  db: DbHandle,
+  fn: (tx: TxHandle) => Promise<T>,
+): Promise<T> {
+  if (db.trx !== undefined) return fn(db as TxHandle);
+  try {
+    return await db.database.knex.transaction(async (trx) => {
+      await applyScope(trx, db.scope);
+      return fn({ database: db.database, scope: db.scope, trx });
+    });
+  } catch (err) {
+    throw translateDbError(err);
+  }
+}
+
+/**
+ * Switches an open transaction to another scope for the duration of `fn`
+ * (operator work that provisions a tenant, then acts inside it), and back.
+ */
+export async function withScopeInTransaction<T>(
+  tx: TxHandle,
+  scope: Scope,
+  fn: (tx: TxHandle) => Promise<T>,
+): Promise<T> {
+  await applyScope(tx.trx, scope);
+  // On failure the whole transaction rolls back, so only success restores the scope.
+  const result = await fn({ database: tx.database, scope, trx: tx.trx });
+  await applyScope(tx.trx, tx.scope);
+  return result;
+}

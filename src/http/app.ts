@@ -1,0 +1,93 @@
+import cors from '@koa/cors';
+import Koa from 'koa';
+import { koaBody } from 'koa-body';
+import type { Config } from '../config.js';
+import type { Database } from '../db/database.js';
+import type { Logger } from '../logger.js';
+import { HealthService } from '../services/health-service.js';
+import { PACKAGE } from '../version.js';
+import { docsMiddleware } from './docs.js';
+import { errorMiddleware } from './middleware/errors.js';
+import { requestContext } from './middleware/request-context.js';
+import { securityHeaders } from './middleware/security-headers.js';
+import { mountRoutes } from './mount-routes.js';
+import { buildOpenApi } from './openapi.js';
+import { defineRoute, type AnyRoute } from './route.js';
+import { systemRoutes } from './routes/system-routes.js';
+import type { AppState } from './state.js';
+
+export const API_PREFIX = '/api/v1';
+export const JSON_LIMIT = '1mb';
+
+export interface AppDependencies {
+  config: Config;
+  database: Database;
+  logger: Logger;
+}
+
+/** API routes under /api/v1; later features add their route lists here. */
+function apiRoutes(openapi: () => Record<string, unknown>): AnyRoute[] {
+  return [
+    defineRoute({
+      operationId: 'openapi',
+      method: 'get',
+      path: '/openapi.json',
+      summary: 'This OpenAPI 3.1 document',
+      tags: ['system'],
+      access: { kind: 'public' },
+      responses: { 200: { description: 'OpenAPI document' } },
+      handler: async () => ({ body: openapi() }),
+    }),
+  ];
+}
+
+export function createApp(deps: AppDependencies): Koa<AppState> {
+  const app = new Koa<AppState>({ proxy: false });
+  const health = new HealthService(deps.database);
+  const system = systemRoutes(health);
+  const api = apiRoutes(() => document);
+  const document = buildOpenApi(
+    [
+      { prefix: '', routes: system },
+      { prefix: API_PREFIX, routes: api },
+    ],
+    {
+      title: 'Infield API',
+      version: PACKAGE.version,
+      description:
+        'Multi-tenant forms and approval workflows. Errors are RFC 9457 problem details.',
+    },
+  );
+
+  // Koa's default handler would print to stderr; errors are logged by errorMiddleware.
+  app.silent = true;
+  app.use(requestContext(deps.logger));
+  app.use(securityHeaders);
+  app.use(errorMiddleware);
+  if (deps.config.corsOrigins.length > 0) {
+    const allowed = new Set(deps.config.corsOrigins);
+    app.use(
+      cors({
+        origin: (ctx) => (allowed.has(ctx.get('Origin')) ? ctx.get('Origin') : ''),
+        exposeHeaders: ['X-Request-Id', 'Retry-After'],
+        maxAge: 600,
+      }),
+    );
+  }
+  app.use(docsMiddleware);
+  app.use(
+    koaBody({
+      json: true,
+      jsonStrict: true,
+      jsonLimit: JSON_LIMIT,
+      multipart: false,
+      urlencoded: false,
+      text: false,
+    }),
+  );
+  const systemRouter = mountRoutes(system);
+  const apiRouter = mountRoutes(api, { prefix: API_PREFIX });
+  app.use(systemRouter.routes()).use(systemRouter.allowedMethods({ throw: true }));
+  app.use(apiRouter.routes()).use(apiRouter.allowedMethods({ throw: true }));
+  return app;
+}

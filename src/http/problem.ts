@@ -1,0 +1,97 @@
+import { AppError, isAppError, type FieldError } from '../errors.js';
+import { translateDbError } from '../db/pg-errors.js';
+
+export interface ProblemDocument {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+  instance?: string;
+  request_id?: string;
+  errors?: FieldError[];
+  [extension: string]: unknown;
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  501: 'Not Implemented',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+interface HttpLikeError {
+  status?: number;
+  statusCode?: number;
+  expose?: boolean;
+  message?: string;
+  type?: string;
+}
+
+/**
+ * Maps anything thrown into a known AppError or undefined (unknown = internal).
+ * http-errors thrown by Koa's body parser (400 bad JSON, 413 too large,
+ * 415) are exposed with their status; their messages are ours to word.
+ */
+export function toKnownError(err: unknown): AppError | undefined {
+  const translated = translateDbError(err);
+  if (isAppError(translated)) return translated;
+  const http = translated as HttpLikeError;
+  const status = http.status ?? http.statusCode;
+  const exposed = typeof status === 'number' && ((status >= 400 && status < 500) || status === 501);
+  if (exposed && http.expose !== false) {
+    if (status === 413)
+      return new AppError('PAYLOAD_TOO_LARGE', 'The request body is too large', 413, 3);
+    if (status === 415)
+      return new AppError('UNSUPPORTED_MEDIA_TYPE', 'Unsupported content type', 415, 3);
+    if (status === 400 && http.type === 'entity.parse.failed') {
+      return new AppError('MALFORMED_JSON', 'The request body is not valid JSON', 400, 3);
+    }
+    const code =
+      status === 404
+        ? 'NOT_FOUND'
+        : status === 405
+          ? 'METHOD_NOT_ALLOWED'
+          : status === 501
+            ? 'NOT_IMPLEMENTED'
+            : 'BAD_REQUEST';
+    return new AppError(code, http.message ?? TITLES[status] ?? 'Bad request', status, 3);
+  }
+  return undefined;
+}
+
+export function problemFor(
+  error: AppError,
+  requestId?: string,
+  instance?: string,
+): ProblemDocument {
+  return {
+    type: `https://infield.dev/problems/${error.code.toLowerCase().replaceAll('_', '-')}`,
+    title: TITLES[error.status] ?? 'Error',
+    status: error.status,
+    detail: error.message,
+    code: error.code,
+    ...(instance === undefined ? {} : { instance }),
+    ...(requestId === undefined ? {} : { request_id: requestId }),
+    ...(error.errors.length > 0 ? { errors: error.errors } : {}),
+    ...error.extensions,
+  };
+}
+
+export const internalProblem = (requestId?: string): ProblemDocument => ({
+  type: 'about:blank',
+  title: 'Internal Server Error',
+  status: 500,
+  detail: 'An unexpected error occurred. Quote the request id when reporting it.',
+  code: 'INTERNAL',
+  ...(requestId === undefined ? {} : { request_id: requestId }),
+});

@@ -1,0 +1,26 @@
+import { TenantModel } from '../db/base-model.js';
+
+export type AuditActorType = 'user' | 'operator' | 'system' | 'public';
+
+export class AuditLog extends TenantModel {
+  static override tableName = 'audit_logs';
+  static override idColumn = ['tenant_id', 'id'];
+
+  id!: string;
+  actor_type!: AuditActorType;
+  actor_id!: string | null;
+  actor_label!: string | null;
+  action!: string;
+  resource_type!: string;
+  resource_id!: string | null;
+  before!: unknown;
+  after!: unknown;
+  ip!: string | null;
+  user_agent!: string | null;
+  request_id!: string | null;
+  created_at!: Date;
+
+  static override get jsonAttributes(): string[] {
+    return ['before', 'after'];
+  }
+}

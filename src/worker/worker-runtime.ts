@@ -1,0 +1,101 @@
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import type { Agenda, Job } from 'agenda';
+import type { Config } from '../config.js';
+import type { Database } from '../db/database.js';
+import { isAppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { WorkerRegistryService } from '../services/worker-registry-service.js';
+import { createAgenda } from './agenda-factory.js';
+import type { InfieldJob } from './job-types.js';
+
+export const HEARTBEAT_INTERVAL_MS = 10_000;
+
+export interface RunningWorker {
+  readonly workerId: string;
+  readonly agenda: Agenda;
+  /** Stops taking jobs, waits up to `timeoutMs` for running ones, then releases everything. */
+  stop(timeoutMs: number): Promise<{ timedOut: boolean; running: number }>;
+}
+
+// Validation and not-found failures will fail the same way again: no retry.
+const PERMANENT_CODES = new Set(['VALIDATION_FAILED', 'NOT_FOUND', 'TENANT_SCOPE_REQUIRED']);
+
+function defineJob(
+  agenda: Agenda,
+  job: InfieldJob,
+  deps: { config: Config; database: Database; logger: Logger },
+): void {
+  agenda.define(
+    job.name,
+    async (agendaJob: Job<Record<string, unknown>>) => {
+      const logger = deps.logger.child({
+        job: job.name,
+        job_id: String(agendaJob.attrs._id ?? ''),
+      });
+      const started = Date.now();
+      try {
+        const result = await job.run(agendaJob.attrs.data ?? {}, { ...deps, logger });
+        logger.info({ ms: Date.now() - started, result }, 'job done');
+      } catch (err) {
+        logger.error({ err, ms: Date.now() - started }, 'job failed');
+        throw err;
+      }
+    },
+    {
+      concurrency: job.concurrency ?? 1,
+      lockLifetime: job.lockLifetimeMs ?? 10 * 60 * 1000,
+      backoff: ({ attempt, error }) => {
+        if (isAppError(error) && PERMANENT_CODES.has(error.code)) return null;
+        return attempt > job.retry.maxRetries ? null : job.retry.delayMs * 2 ** (attempt - 1);
+      },
+    },
+  );
+}
+
+/** Starts the Agenda daemon with `jobs`, schedules recurring ones and beats a heartbeat. */
+export async function startWorker(options: {
+  config: Config;
+  database: Database;
+  logger: Logger;
+  jobs: readonly InfieldJob[];
+}): Promise<RunningWorker> {
+  const { config, database, jobs } = options;
+  const workerId = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const logger = options.logger.child({ worker: workerId });
+  const agenda = createAgenda(config, database, workerId);
+  agenda.on('error', (err: unknown) => logger.error({ err }, 'scheduler error'));
+  for (const job of jobs) defineJob(agenda, job, { config, database, logger });
+
+  const registry = new WorkerRegistryService(database);
+  const identity = {
+    workerId,
+    hostname: os.hostname(),
+    pid: process.pid,
+    backend: config.agendaBackend,
+  };
+  await registry.beat(identity);
+  await agenda.start();
+  for (const job of jobs) {
+    if (job.every !== undefined) await agenda.every(job.every, job.name, {});
+  }
+  const heartbeat = setInterval(() => {
+    registry.beat(identity).catch((err: unknown) => logger.warn({ err }, 'heartbeat failed'));
+  }, HEARTBEAT_INTERVAL_MS);
+  heartbeat.unref();
+  logger.info({ jobs: jobs.map((j) => j.name), backend: config.agendaBackend }, 'worker started');
+
+  return {
+    workerId,
+    agenda,
+    async stop(timeoutMs) {
+      clearInterval(heartbeat);
+      const result = await agenda.drain({ timeout: timeoutMs });
+      await registry
+        .remove(workerId)
+        .catch((err: unknown) => logger.warn({ err }, 'deregister failed'));
+      logger.info({ ...result }, 'worker stopped');
+      return { timedOut: result.timedOut, running: result.running };
+    },
+  };
+}
