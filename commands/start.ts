@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { ALL_JOBS } from '../jobs/index.js';
 import { InfieldCommand } from '../src/cli/base-command.js';
-import { waitForShutdownSignal } from '../src/cli/wait-for-signal.js';
+import { exitAfterShutdown, waitForShutdownSignal } from '../src/cli/wait-for-signal.js';
 import { createApp } from '../src/http/app.js';
 import { startServer } from '../src/http/server.js';
 import { DemoService } from '../src/services/demo-service.js';
@@ -34,6 +34,11 @@ export default class Start extends InfieldCommand<typeof Start> {
 
   protected override get quietByDefault(): boolean {
     return false;
+  }
+
+  public override async finally(err: Error | undefined): Promise<void> {
+    await super.finally(err);
+    exitAfterShutdown();
   }
 
   async run(): Promise<void> {

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { ALL_JOBS } from '../jobs/index.js';
 import { InfieldCommand } from '../src/cli/base-command.js';
-import { waitForShutdownSignal } from '../src/cli/wait-for-signal.js';
+import { exitAfterShutdown, waitForShutdownSignal } from '../src/cli/wait-for-signal.js';
 import { SchemaService } from '../src/services/schema-service.js';
 import { startWorker } from '../src/worker/worker-runtime.js';
 
@@ -25,6 +25,11 @@ export default class Worker extends InfieldCommand<typeof Worker> {
 
   protected override get quietByDefault(): boolean {
     return false;
+  }
+
+  public override async finally(err: Error | undefined): Promise<void> {
+    await super.finally(err);
+    exitAfterShutdown();
   }
 
   async run(): Promise<void> {

@@ -56,6 +56,15 @@ export const ExitCode = {
 export const badRequest = (message: string, options?: AppErrorOptions): AppError =>
   new AppError('BAD_REQUEST', message, 400, ExitCode.validation, options);
 
+export const forbiddenKey = (path?: string): AppError =>
+  new AppError(
+    'FORBIDDEN_KEY',
+    'The document contains a forbidden __proto__ or constructor.prototype key',
+    400,
+    ExitCode.validation,
+    path === undefined ? {} : { errors: [{ path, message: 'is not allowed' }] },
+  );
+
 export const validationFailed = (message: string, errors: FieldError[] = []): AppError =>
   new AppError('VALIDATION_FAILED', message, 422, ExitCode.validation, { errors });
 

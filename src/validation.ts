@@ -1,7 +1,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { Static, TSchema } from '@sinclair/typebox';
-import { validationFailed, type FieldError } from './errors.js';
+import { forbiddenKey, validationFailed, type FieldError } from './errors.js';
 
 // ajv-formats is CommonJS with a default export; under NodeNext it arrives wrapped.
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
@@ -97,9 +97,7 @@ export function assertSafeJson(value: unknown, maxDepth: number, path = ''): voi
           child !== null &&
           'prototype' in child)
       ) {
-        throw validationFailed('The document contains a forbidden key', [
-          { path: `${at}/${key}`, message: 'is not allowed' },
-        ]);
+        throw forbiddenKey(`${at}/${key}`);
       }
       stack.push({
         v: child,

@@ -24,8 +24,10 @@ interface MigrationModule {
  * and from the build (CLI) shares one history.
  */
 class MigrationSource implements Knex.MigrationSource<string> {
+  constructor(private readonly directory: string) {}
+
   async getMigrations(): Promise<string[]> {
-    const files = await fs.readdir(MIGRATIONS_DIR);
+    const files = await fs.readdir(this.directory);
     const names = new Set<string>();
     for (const file of files) {
       const match = MIGRATION_FILE.exec(file);
@@ -39,16 +41,21 @@ class MigrationSource implements Knex.MigrationSource<string> {
   }
 
   async getMigration(migration: string): Promise<MigrationModule> {
-    const files = await fs.readdir(MIGRATIONS_DIR);
+    const files = await fs.readdir(this.directory);
     const file = files.find((f) => f === `${migration}.js`) ?? `${migration}.ts`;
-    return (await import(pathToFileURL(path.join(MIGRATIONS_DIR, file)).href)) as MigrationModule;
+    return (await import(pathToFileURL(path.join(this.directory, file)).href)) as MigrationModule;
   }
 }
 
-const migrationConfig: Knex.MigratorConfig = {
-  migrationSource: new MigrationSource(),
+export interface MigratorOptions {
+  /** Defaults to the product's migrations/; tests point it elsewhere. */
+  directory?: string;
+}
+
+const configFor = (options: MigratorOptions = {}): Knex.MigratorConfig => ({
+  migrationSource: new MigrationSource(options.directory ?? MIGRATIONS_DIR),
   tableName: TABLE_NAME,
-};
+});
 
 export interface MigrationStatus {
   applied: { name: string; batch: number; migratedAt: Date }[];
@@ -60,9 +67,23 @@ export interface MigrateResult {
   applied: string[];
 }
 
-async function pendingNames(knex: Knex): Promise<string[]> {
-  const [, pending] = (await knex.migrate.list(migrationConfig)) as [unknown[], string[]];
-  return pending;
+interface AppliedRow {
+  name: string;
+  batch: number;
+  migration_time: Date;
+}
+
+/** Read-only (knex's own list() creates its tables, which races between processes). */
+async function appliedRows(knex: Knex): Promise<AppliedRow[]> {
+  const exists = await knex.raw('select to_regclass(?) as t', [TABLE_NAME]);
+  if (exists.rows[0].t === null) return [];
+  return knex(TABLE_NAME).select('name', 'batch', 'migration_time').orderBy('id');
+}
+
+async function pendingNames(knex: Knex, config: Knex.MigratorConfig): Promise<string[]> {
+  const source = config.migrationSource as MigrationSource;
+  const applied = new Set((await appliedRows(knex)).map((r) => r.name));
+  return (await source.getMigrations()).filter((name) => !applied.has(name));
 }
 
 /**
@@ -106,12 +127,16 @@ async function withMigrationLock<T>(
  * migrations this one meant to apply while it waited, nothing is applied twice
  * and a CONFLICT error says so.
  */
-export async function migrateLatest(database: Database): Promise<MigrateResult> {
-  const intended = await pendingNames(database.knex).catch((err: unknown) => {
+export async function migrateLatest(
+  database: Database,
+  options: MigratorOptions = {},
+): Promise<MigrateResult> {
+  const config = configFor(options);
+  const intended = await pendingNames(database.knex, config).catch((err: unknown) => {
     throw translateDbError(err);
   });
   return withMigrationLock(database, async (waited) => {
-    const pending = await pendingNames(database.knex);
+    const pending = await pendingNames(database.knex, config);
     const appliedElsewhere = intended.filter((name) => !pending.includes(name));
     if (waited && appliedElsewhere.length > 0 && pending.length === 0) {
       throw conflict(
@@ -119,18 +144,18 @@ export async function migrateLatest(database: Database): Promise<MigrateResult> 
           `waited (${appliedElsewhere.join(', ')}); the schema is up to date`,
       );
     }
-    const [batch, applied] = (await database.knex.migrate.latest(migrationConfig)) as [
-      number,
-      string[],
-    ];
+    const [batch, applied] = (await database.knex.migrate.latest(config)) as [number, string[]];
     return { batch, applied };
   });
 }
 
 /** Reverts the last batch of migrations, in one transaction. */
-export async function rollbackLast(database: Database): Promise<MigrateResult> {
+export async function rollbackLast(
+  database: Database,
+  options: MigratorOptions = {},
+): Promise<MigrateResult> {
   return withMigrationLock(database, async () => {
-    const [batch, reverted] = (await database.knex.migrate.rollback(migrationConfig)) as [
+    const [batch, reverted] = (await database.knex.migrate.rollback(configFor(options))) as [
       number,
       string[],
     ];
@@ -138,15 +163,15 @@ export async function rollbackLast(database: Database): Promise<MigrateResult> {
   });
 }
 
-export async function migrationStatus(database: Database): Promise<MigrationStatus> {
+export async function migrationStatus(
+  database: Database,
+  options: MigratorOptions = {},
+): Promise<MigrationStatus> {
   try {
-    const pending = await pendingNames(database.knex);
-    const hasTable = await database.knex.schema.hasTable(TABLE_NAME);
-    const rows = hasTable
-      ? await database.knex(TABLE_NAME).select('name', 'batch', 'migration_time').orderBy('id')
-      : [];
+    const pending = await pendingNames(database.knex, configFor(options));
+    const rows = await appliedRows(database.knex);
     return {
-      applied: rows.map((r: { name: string; batch: number; migration_time: Date }) => ({
+      applied: rows.map((r) => ({
         name: r.name,
         batch: r.batch,
         migratedAt: r.migration_time,

@@ -12,6 +12,7 @@ import { requestContext } from './middleware/request-context.js';
 import { securityHeaders } from './middleware/security-headers.js';
 import { mountRoutes } from './mount-routes.js';
 import { buildOpenApi } from './openapi.js';
+import { bodyParseError } from './problem.js';
 import { defineRoute, type AnyRoute } from './route.js';
 import { systemRoutes } from './routes/system-routes.js';
 import type { AppState } from './state.js';
@@ -23,6 +24,8 @@ export interface AppDependencies {
   config: Config;
   database: Database;
   logger: Logger;
+  /** More routes under /api/v1, for embedding Infield and for tests. */
+  extraRoutes?: AnyRoute[];
 }
 
 /** API routes under /api/v1; later features add their route lists here. */
@@ -45,7 +48,7 @@ export function createApp(deps: AppDependencies): Koa<AppState> {
   const app = new Koa<AppState>({ proxy: false });
   const health = new HealthService(deps.database);
   const system = systemRoutes(health);
-  const api = apiRoutes(() => document);
+  const api = [...apiRoutes(() => document), ...(deps.extraRoutes ?? [])];
   const document = buildOpenApi(
     [
       { prefix: '', routes: system },
@@ -83,11 +86,14 @@ export function createApp(deps: AppDependencies): Koa<AppState> {
       multipart: false,
       urlencoded: false,
       text: false,
+      onError: (err) => {
+        throw bodyParseError(err);
+      },
     }),
   );
   const systemRouter = mountRoutes(system);
   const apiRouter = mountRoutes(api, { prefix: API_PREFIX });
-  app.use(systemRouter.routes()).use(systemRouter.allowedMethods({ throw: true }));
-  app.use(apiRouter.routes()).use(apiRouter.allowedMethods({ throw: true }));
+  app.use(systemRouter.routes()).use(systemRouter.allowedMethods());
+  app.use(apiRouter.routes()).use(apiRouter.allowedMethods());
   return app;
 }

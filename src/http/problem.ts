@@ -1,4 +1,4 @@
-import { AppError, isAppError, type FieldError } from '../errors.js';
+import { AppError, forbiddenKey, isAppError, type FieldError } from '../errors.js';
 import { translateDbError } from '../db/pg-errors.js';
 
 export interface ProblemDocument {
@@ -53,9 +53,6 @@ export function toKnownError(err: unknown): AppError | undefined {
       return new AppError('PAYLOAD_TOO_LARGE', 'The request body is too large', 413, 3);
     if (status === 415)
       return new AppError('UNSUPPORTED_MEDIA_TYPE', 'Unsupported content type', 415, 3);
-    if (status === 400 && http.type === 'entity.parse.failed') {
-      return new AppError('MALFORMED_JSON', 'The request body is not valid JSON', 400, 3);
-    }
     const code =
       status === 404
         ? 'NOT_FOUND'
@@ -95,3 +92,16 @@ export const internalProblem = (requestId?: string): ProblemDocument => ({
   code: 'INTERNAL',
   ...(requestId === undefined ? {} : { request_id: requestId }),
 });
+
+/** The body parser's failures, worded once: too large, unreadable encoding, or not JSON. */
+export function bodyParseError(err: unknown): AppError {
+  const status = (err as HttpLikeError).status ?? (err as HttpLikeError).statusCode;
+  if (status === 413) {
+    return new AppError('PAYLOAD_TOO_LARGE', 'The request body is too large', 413, 3);
+  }
+  if (status === 415) {
+    return new AppError('UNSUPPORTED_MEDIA_TYPE', 'Unsupported content encoding', 415, 3);
+  }
+  if (/prototype property/.test((err as Error).message ?? '')) return forbiddenKey();
+  return new AppError('MALFORMED_JSON', 'The request body is not valid JSON', 400, 3);
+}

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
+import { unavailable } from '../errors.js';
 
 export interface RunningServer {
   readonly url: string;
@@ -18,9 +19,15 @@ export async function startServer(
   server.requestTimeout = 120_000;
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === 'EADDRINUSE'
+          ? unavailable(`Port ${options.port} is already in use (set PORT or --port)`)
+          : err,
+      ),
+    );
     server.listen(options.port, options.host ?? '0.0.0.0', () => {
-      server.off('error', reject);
+      server.removeAllListeners('error');
       resolve();
     });
   });

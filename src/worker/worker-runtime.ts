@@ -63,7 +63,7 @@ export async function startWorker(options: {
   const { config, database, jobs } = options;
   const workerId = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const logger = options.logger.child({ worker: workerId });
-  const agenda = createAgenda(config, database, workerId);
+  const { agenda, backend } = await createAgenda(config, database, workerId);
   agenda.on('error', (err: unknown) => logger.error({ err }, 'scheduler error'));
   for (const job of jobs) defineJob(agenda, job, { config, database, logger });
 
@@ -91,6 +91,8 @@ export async function startWorker(options: {
     async stop(timeoutMs) {
       clearInterval(heartbeat);
       const result = await agenda.drain({ timeout: timeoutMs });
+      // drain() leaves the backend's pool open in some paths; closing twice is harmless.
+      await backend.disconnect().catch(() => undefined);
       await registry
         .remove(workerId)
         .catch((err: unknown) => logger.warn({ err }, 'deregister failed'));

@@ -9,14 +9,21 @@ import type { AppState } from '../state.js';
 export const errorMiddleware: Middleware<AppState> = async (ctx, next) => {
   try {
     await next();
-    if (ctx.status === 404 && ctx.body === undefined) {
-      ctx.status = 404;
-      ctx.type = 'application/problem+json';
-      ctx.body = problemFor(
-        toKnownError({ status: 404, message: `No route for ${ctx.method} ${ctx.path}` })!,
-        ctx.state.requestId,
-        ctx.path,
-      );
+    // Statuses set without a body (no route: 404; router's 405/501) still get a problem document.
+    if (ctx.status >= 400 && (ctx.body === undefined || ctx.body === null)) {
+      const status = ctx.status;
+      const message =
+        status === 404
+          ? `No route for ${ctx.method} ${ctx.path}`
+          : status === 405
+            ? `${ctx.method} is not allowed here (allowed: ${ctx.response.get('Allow')})`
+            : `${ctx.method} is not supported`;
+      const known = toKnownError({ status, message });
+      if (known !== undefined) {
+        ctx.status = status;
+        ctx.type = 'application/problem+json';
+        ctx.body = problemFor(known, ctx.state.requestId, ctx.path);
+      }
     }
   } catch (err) {
     const known = toKnownError(err);

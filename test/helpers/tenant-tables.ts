@@ -1,0 +1,27 @@
+/** Every tenant-scoped table; the catalogue test fails if the schema disagrees. */
+export const TENANT_TABLES = [
+  'approvals',
+  'audit_logs',
+  'email_outbox',
+  'exports',
+  'file_attachments',
+  'form_assignments',
+  'form_fields',
+  'form_versions',
+  'forms',
+  'refresh_tokens',
+  'role_permissions',
+  'roles',
+  'submission_responses',
+  'submissions',
+  'user_roles',
+  'users',
+] as const;
+
+/** Indexes deliberately not led by tenant_id: lookups made before the tenant is known. */
+export const GLOBAL_LOOKUP_INDEXES = [
+  'users_email_key',
+  'users_invite_token_key',
+  'forms_public_token_key',
+  'refresh_tokens_hash_key',
+];
