@@ -27,6 +27,8 @@ export default class Serve extends InfieldCommand<typeof Serve> {
   }
 
   async run(): Promise<void> {
+    // Listen before announcing readiness: a signal sent on "listening" must not find no handler.
+    const shutdown = waitForShutdownSignal();
     const database = await this.database();
     await new SchemaService(database).ensureReady(database.isEmbedded);
     const app = createApp({ config: this.settings, database, logger: this.logger });
@@ -36,7 +38,7 @@ export default class Serve extends InfieldCommand<typeof Serve> {
     });
     this.logger.info({ url: server.url }, 'API listening');
     this.log(`Infield API listening on ${server.url} (docs: ${server.url}/docs)`);
-    const signal = await waitForShutdownSignal();
+    const signal = await shutdown;
     this.logger.info({ signal }, 'shutting down');
     await server.close();
   }

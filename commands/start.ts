@@ -42,6 +42,8 @@ export default class Start extends InfieldCommand<typeof Start> {
   }
 
   async run(): Promise<void> {
+    // Listen before announcing readiness: a signal sent on "listening" must not find no handler.
+    const shutdown = waitForShutdownSignal();
     const database = await this.database();
     await new SchemaService(database).migrate().catch((err: unknown) => {
       if ((err as { code?: string }).code !== 'CONFLICT') throw err;
@@ -67,7 +69,7 @@ export default class Start extends InfieldCommand<typeof Start> {
     const app = createApp({ config: this.settings, database, logger: this.logger });
     const server = await startServer(app, { port: this.flags.port ?? this.settings.port });
     this.log(`Infield API listening on ${server.url} (docs: ${server.url}/docs); worker running`);
-    const signal = await waitForShutdownSignal();
+    const signal = await shutdown;
     this.logger.info({ signal }, 'shutting down');
     await server.close();
     await worker.stop(30_000);

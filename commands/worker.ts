@@ -33,6 +33,8 @@ export default class Worker extends InfieldCommand<typeof Worker> {
   }
 
   async run(): Promise<void> {
+    // Listen before announcing readiness: a signal sent on "listening" must not find no handler.
+    const shutdown = waitForShutdownSignal();
     const database = await this.database();
     await new SchemaService(database).ensureReady(database.isEmbedded);
     const worker = await startWorker({
@@ -42,7 +44,7 @@ export default class Worker extends InfieldCommand<typeof Worker> {
       jobs: ALL_JOBS,
     });
     this.log(`Infield worker ${worker.workerId} running ${ALL_JOBS.length} job type(s)`);
-    const signal = await waitForShutdownSignal();
+    const signal = await shutdown;
     this.logger.info({ signal }, 'draining');
     const result = await worker.stop(this.flags['drain-timeout'] * 1000);
     if (result.timedOut) {

@@ -64,7 +64,11 @@ export async function startWorker(options: {
   const workerId = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const logger = options.logger.child({ worker: workerId });
   const { agenda, backend } = await createAgenda(config, database, workerId);
-  agenda.on('error', (err: unknown) => logger.error({ err }, 'scheduler error'));
+  let stopping = false;
+  // Agenda's poller may still fire once while the backend closes; that is not an error.
+  agenda.on('error', (err: unknown) =>
+    stopping ? logger.debug({ err }, 'scheduler error while stopping') : logger.error({ err }, 'scheduler error'),
+  );
   for (const job of jobs) defineJob(agenda, job, { config, database, logger });
 
   const registry = new WorkerRegistryService(database);
@@ -89,6 +93,7 @@ export async function startWorker(options: {
     workerId,
     agenda,
     async stop(timeoutMs) {
+      stopping = true;
       clearInterval(heartbeat);
       const result = await agenda.drain({ timeout: timeoutMs });
       // drain() leaves the backend's pool open in some paths; closing twice is harmless.
