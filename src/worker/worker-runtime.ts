@@ -67,7 +67,9 @@ export async function startWorker(options: {
   let stopping = false;
   // Agenda's poller may still fire once while the backend closes; that is not an error.
   agenda.on('error', (err: unknown) =>
-    stopping ? logger.debug({ err }, 'scheduler error while stopping') : logger.error({ err }, 'scheduler error'),
+    stopping
+      ? logger.debug({ err }, 'scheduler error while stopping')
+      : logger.error({ err }, 'scheduler error'),
   );
   for (const job of jobs) defineJob(agenda, job, { config, database, logger });
 
