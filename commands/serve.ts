@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { InfieldCommand } from '../src/cli/base-command.js';
 import { waitForShutdownSignal } from '../src/cli/wait-for-signal.js';
 import { createApp } from '../src/http/app.js';
+import { createPlatform } from '../src/services/platform.js';
 import { startServer } from '../src/http/server.js';
 import { SchemaService } from '../src/services/schema-service.js';
 
@@ -31,7 +32,9 @@ export default class Serve extends InfieldCommand<typeof Serve> {
     const shutdown = waitForShutdownSignal();
     const database = await this.database();
     await new SchemaService(database).ensureReady(database.isEmbedded);
-    const app = createApp({ config: this.settings, database, logger: this.logger });
+    const platform = createPlatform(this.settings);
+    this.onCleanup(() => platform.limits.close());
+    const app = createApp({ config: this.settings, database, logger: this.logger, platform });
     const server = await startServer(app, {
       port: this.flags.port ?? this.settings.port,
       host: this.flags.host,

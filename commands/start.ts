@@ -3,6 +3,7 @@ import { ALL_JOBS } from '../jobs/index.js';
 import { InfieldCommand } from '../src/cli/base-command.js';
 import { exitAfterShutdown, waitForShutdownSignal } from '../src/cli/wait-for-signal.js';
 import { createApp } from '../src/http/app.js';
+import { createPlatform } from '../src/services/platform.js';
 import { startServer } from '../src/http/server.js';
 import { DemoService } from '../src/services/demo-service.js';
 import { SchemaService } from '../src/services/schema-service.js';
@@ -66,7 +67,9 @@ export default class Start extends InfieldCommand<typeof Start> {
       logger: this.logger,
       jobs: ALL_JOBS,
     });
-    const app = createApp({ config: this.settings, database, logger: this.logger });
+    const platform = createPlatform(this.settings);
+    this.onCleanup(() => platform.limits.close());
+    const app = createApp({ config: this.settings, database, logger: this.logger, platform });
     const server = await startServer(app, { port: this.flags.port ?? this.settings.port });
     this.log(`Infield API listening on ${server.url} (docs: ${server.url}/docs); worker running`);
     const signal = await shutdown;

@@ -27,6 +27,12 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** True when LOG_LEVEL was set: short CLI commands stay quiet otherwise. */
   readonly logLevelExplicit: boolean;
+  /** Public self-service signup (POST /tenants/signup). */
+  readonly signupEnabled: boolean;
+  /** Where people reach the product; links in emails start with it. */
+  readonly publicUrl: string;
+  readonly accessTokenTtlSeconds: number;
+  readonly refreshTokenTtlSeconds: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -86,6 +92,19 @@ function parseEnum<T extends string>(
     return fallback;
   }
   return value as T;
+}
+
+function parseBoolean(
+  errors: FieldError[],
+  name: string,
+  value: string | undefined,
+  fallback: boolean,
+): boolean {
+  if (value === undefined) return fallback;
+  if (['true', '1', 'yes', 'on'].includes(value.toLowerCase())) return true;
+  if (['false', '0', 'no', 'off'].includes(value.toLowerCase())) return false;
+  errors.push({ path: name, message: 'must be true or false' });
+  return fallback;
 }
 
 function parseOrigins(errors: FieldError[], value: string | undefined): string[] {
@@ -179,6 +198,27 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     port: parseInteger(errors, 'PORT', get('PORT'), 8000, 0, 65535),
     logLevel: parseEnum(errors, 'LOG_LEVEL', logLevelRaw, LOG_LEVELS, 'info'),
     logLevelExplicit: logLevelRaw !== undefined,
+    publicUrl: (
+      parseUrl(errors, 'PUBLIC_URL', get('PUBLIC_URL'), ['http:', 'https:']) ??
+      `http://localhost:${get('PORT') ?? '8000'}`
+    ).replace(/\/+$/, ''),
+    signupEnabled: parseBoolean(errors, 'SIGNUP_ENABLED', get('SIGNUP_ENABLED'), true),
+    accessTokenTtlSeconds: parseInteger(
+      errors,
+      'ACCESS_TOKEN_TTL',
+      get('ACCESS_TOKEN_TTL'),
+      900,
+      60,
+      86_400,
+    ),
+    refreshTokenTtlSeconds: parseInteger(
+      errors,
+      'REFRESH_TOKEN_TTL',
+      get('REFRESH_TOKEN_TTL'),
+      14 * 86_400,
+      3_600,
+      365 * 86_400,
+    ),
   };
   if (errors.length > 0) throw configInvalid(errors);
   return Object.freeze(config);

@@ -15,6 +15,12 @@ import { buildOpenApi } from './openapi.js';
 import { bodyParseError } from './problem.js';
 import { defineRoute, type AnyRoute } from './route.js';
 import { systemRoutes } from './routes/system-routes.js';
+import { authRoutes } from './routes/auth-routes.js';
+import { roleRoutes } from './routes/role-routes.js';
+import { tenantRoutes } from './routes/tenant-routes.js';
+import { userRoutes } from './routes/user-routes.js';
+import { createAuthGuard } from './auth-guard.js';
+import type { Platform } from '../services/platform.js';
 import type { AppState } from './state.js';
 
 export const API_PREFIX = '/api/v1';
@@ -24,13 +30,18 @@ export interface AppDependencies {
   config: Config;
   database: Database;
   logger: Logger;
+  platform: Platform;
   /** More routes under /api/v1, for embedding Infield and for tests. */
   extraRoutes?: AnyRoute[];
 }
 
 /** API routes under /api/v1; later features add their route lists here. */
-function apiRoutes(openapi: () => Record<string, unknown>): AnyRoute[] {
+function apiRoutes(openapi: () => Record<string, unknown>, platform: Platform): AnyRoute[] {
   return [
+    ...authRoutes(platform),
+    ...tenantRoutes(platform),
+    ...userRoutes(platform),
+    ...roleRoutes(),
     defineRoute({
       operationId: 'openapi',
       method: 'get',
@@ -48,7 +59,7 @@ export function createApp(deps: AppDependencies): Koa<AppState> {
   const app = new Koa<AppState>({ proxy: false });
   const health = new HealthService(deps.database);
   const system = systemRoutes(health);
-  const api = [...apiRoutes(() => document), ...(deps.extraRoutes ?? [])];
+  const api = [...apiRoutes(() => document, deps.platform), ...(deps.extraRoutes ?? [])];
   const document = buildOpenApi(
     [
       { prefix: '', routes: system },
@@ -91,8 +102,9 @@ export function createApp(deps: AppDependencies): Koa<AppState> {
       },
     }),
   );
-  const systemRouter = mountRoutes(system);
-  const apiRouter = mountRoutes(api, { prefix: API_PREFIX });
+  const guard = createAuthGuard(deps.database, deps.platform);
+  const systemRouter = mountRoutes(system, { guard });
+  const apiRouter = mountRoutes(api, { prefix: API_PREFIX, guard });
   app.use(systemRouter.routes()).use(systemRouter.allowedMethods());
   app.use(apiRouter.routes()).use(apiRouter.allowedMethods());
   return app;

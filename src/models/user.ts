@@ -1,4 +1,6 @@
+import { Model } from 'objection';
 import { TenantModel } from '../db/base-model.js';
+import { Role } from './role.js';
 
 export type UserStatus = 'active' | 'invited' | 'disabled';
 
@@ -12,10 +14,36 @@ export class User extends TenantModel {
   password_hash!: string | null;
   is_superuser!: boolean;
   status!: UserStatus;
+  mfa_secret!: string | null;
   mfa_enabled!: boolean;
+  mfa_last_used_step!: number | null;
+  failed_login_count!: number;
   last_login_at!: Date | null;
+  password_changed_at!: Date | null;
+  sessions_revoked_at!: Date | null;
+  invited_by!: string | null;
+  invite_token_hash!: Buffer | null;
+  invite_expires_at!: Date | null;
   created_at!: Date;
   updated_at!: Date;
+  roles?: Role[];
+
+  static override get relationMappings() {
+    return {
+      roles: {
+        relation: Model.ManyToManyRelation,
+        modelClass: Role,
+        join: {
+          from: ['users.tenant_id', 'users.id'],
+          through: {
+            from: ['user_roles.tenant_id', 'user_roles.user_id'],
+            to: ['user_roles.tenant_id', 'user_roles.role_id'],
+          },
+          to: ['roles.tenant_id', 'roles.id'],
+        },
+      },
+    };
+  }
 }
 
 export class UserRole extends TenantModel {

@@ -2,7 +2,11 @@ import { Type } from '@sinclair/typebox';
 import type { ServiceContext } from '../context.js';
 import { tenantScope } from '../db/scope.js';
 import { withScopeInTransaction, withTransaction, type TxHandle } from '../db/transaction.js';
-import { conflict, notFound, validationFailed } from '../errors.js';
+import { AppError, conflict, notFound, validationFailed } from '../errors.js';
+import { AuthService, type TokenPair } from './auth-service.js';
+import type { Platform } from './platform.js';
+
+const SIGNUP_LIMIT = { keyPrefix: 'signup-ip', points: 5, durationSeconds: 3600 };
 import { Role, RolePermission } from '../models/role.js';
 import { Tenant, type TenantPlan } from '../models/tenant.js';
 import { User, UserRole } from '../models/user.js';
@@ -10,7 +14,9 @@ import { validate } from '../validation.js';
 import { writeAudit } from './audit-service.js';
 import { DEFAULT_ROLES } from './permission-catalogue.js';
 import { assertPasswordAcceptable, generatePassword, hashPassword } from './password.js';
-import { PLANS } from './plans.js';
+import { effectiveLimits, PLANS } from './plans.js';
+import { assertPermission } from './authorization.js';
+import type { TenantLimits } from '../models/tenant.js';
 
 export const RESERVED_SLUGS = new Set([
   'www',
@@ -60,6 +66,60 @@ export const ProvisionInput = Type.Object(
   },
   { additionalProperties: false },
 );
+
+export const TenantUpdate = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    contact_email: Type.Optional(
+      Type.Union([Type.String({ format: 'email', maxLength: 254 }), Type.Null()]),
+    ),
+    contact_phone: Type.Optional(Type.Union([Type.String({ maxLength: 50 }), Type.Null()])),
+    address: Type.Optional(Type.Union([Type.String({ maxLength: 1000 }), Type.Null()])),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+export const SignupInput = Type.Object(
+  {
+    slug: Type.String({ pattern: SLUG_PATTERN, minLength: 3, maxLength: 63 }),
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    admin_email: Type.String({ format: 'email', maxLength: 254 }),
+    admin_password: Type.String(),
+    admin_name: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+
+export interface TenantDto {
+  id: string;
+  slug: string;
+  name: string;
+  contact_email: string | null;
+  contact_phone: string | null;
+  address: string | null;
+  plan: TenantPlan;
+  limits: TenantLimits;
+  status: string;
+  created_at: string;
+  updated_at: string;
+  users?: number;
+  forms?: number;
+}
+
+export const toTenantDto = (t: Tenant, usage?: { users: number; forms: number }): TenantDto => ({
+  id: t.id,
+  slug: t.slug,
+  name: t.name,
+  contact_email: t.contact_email,
+  contact_phone: t.contact_phone,
+  address: t.address,
+  plan: t.plan,
+  limits: effectiveLimits(t.plan, t.limits),
+  status: t.status,
+  created_at: t.created_at.toISOString(),
+  updated_at: t.updated_at.toISOString(),
+  ...(usage === undefined ? {} : { users: usage.users, forms: usage.forms }),
+});
 
 export interface ProvisionResult {
   tenant: Tenant;
@@ -157,6 +217,36 @@ export class TenantService {
     });
   }
 
+  /**
+   * Public self-service signup: a free-plan tenant, default roles and its admin,
+   * then a first session. Throws SIGNUP_DISABLED, RATE_LIMITED, CONFLICT.
+   */
+  async signup(
+    raw: unknown,
+    platform: Platform,
+  ): Promise<{ tenant: TenantDto; tokens: TokenPair }> {
+    if (!platform.config.signupEnabled) {
+      throw new AppError(
+        'SIGNUP_DISABLED',
+        'Self-service signup is switched off on this server',
+        403,
+        6,
+      );
+    }
+    await platform.limits.consume(SIGNUP_LIMIT, this.ctx.ip ?? 'unknown');
+    const input = validate(SignupInput, raw, 'Signup');
+    const result = await this.provision({ ...input, plan: 'free' });
+    const db = { database: this.ctx.db.database, scope: tenantScope(result.tenant.id) };
+    const tokens = await withTransaction(db, (tx) =>
+      new AuthService({ ...this.ctx, db }, platform).issueSession(
+        tx,
+        result.admin.id,
+        result.tenant.id,
+      ),
+    );
+    return { tenant: toTenantDto(result.tenant), tokens };
+  }
+
   /** Looks a tenant up by slug (operator work). Throws NOT_FOUND. */
   async getBySlug(slug: string): Promise<Tenant> {
     return withTransaction(this.ctx.db, async (tx) => {
@@ -164,5 +254,90 @@ export class TenantService {
       if (tenant === undefined) throw notFound('Tenant', slug);
       return tenant;
     });
+  }
+
+  /** Every tenant with its user and form counts (operator-wide). */
+  async list(): Promise<TenantDto[]> {
+    return withTransaction(this.ctx.db, async (tx) => {
+      const tenants = await Tenant.query(tx.trx).orderBy('id');
+      const usage = await this.usage(tx);
+      return tenants.map((t) => toTenantDto(t, usage.get(t.id) ?? { users: 0, forms: 0 }));
+    });
+  }
+
+  async show(slug: string): Promise<TenantDto> {
+    return withTransaction(this.ctx.db, async (tx) => {
+      const tenant = await Tenant.query(tx.trx).where('slug', slug).first();
+      if (tenant === undefined) throw notFound('Tenant', slug);
+      return toTenantDto(tenant, (await this.usage(tx)).get(tenant.id) ?? { users: 0, forms: 0 });
+    });
+  }
+
+  /** Suspends or resumes a tenant; suspended tenants' logins and tokens get 403. */
+  async setStatus(slug: string, status: 'active' | 'suspended'): Promise<TenantDto> {
+    return withTransaction(this.ctx.db, async (tx) => {
+      const tenant = await Tenant.query(tx.trx).where('slug', slug).forUpdate().first();
+      if (tenant === undefined) throw notFound('Tenant', slug);
+      const [updated] = await Tenant.query(tx.trx)
+        .patch({
+          status,
+          suspended_at: status === 'suspended' ? new Date() : null,
+          updated_at: new Date(),
+        })
+        .where('id', tenant.id)
+        .returning('*');
+      await withScopeInTransaction(tx, tenantScope(tenant.id), (ttx) =>
+        writeAudit(ttx, this.ctx, {
+          action: status === 'suspended' ? 'tenants.suspend' : 'tenants.resume',
+          resourceType: 'tenant',
+          resourceId: tenant.id,
+          before: { status: tenant.status },
+          after: { status },
+        }),
+      );
+      return toTenantDto(updated!);
+    });
+  }
+
+  /** The caller's own tenant (tenant scope). */
+  async me(): Promise<TenantDto> {
+    assertPermission(this.ctx, 'tenants.read');
+    return withTransaction(this.ctx.db, async (tx) => {
+      const tenant = await Tenant.query(tx.trx).first();
+      if (tenant === undefined) throw notFound('Tenant');
+      return toTenantDto(tenant);
+    });
+  }
+
+  /** Name and contact details only: slug, plan and limits are never taken from a body. */
+  async updateMe(raw: unknown): Promise<TenantDto> {
+    assertPermission(this.ctx, 'tenants.update');
+    const input = validate(TenantUpdate, raw, 'Tenant');
+    return withTransaction(this.ctx.db, async (tx) => {
+      const before = await Tenant.query(tx.trx).forUpdate().first();
+      if (before === undefined) throw notFound('Tenant');
+      const [after] = await Tenant.query(tx.trx)
+        .patch({ ...input, updated_at: new Date() })
+        .where('id', before.id)
+        .returning('*');
+      await writeAudit(tx, this.ctx, {
+        action: 'tenants.update',
+        resourceType: 'tenant',
+        resourceId: before.id,
+        before: toTenantDto(before),
+        after: toTenantDto(after!),
+      });
+      return toTenantDto(after!);
+    });
+  }
+
+  private async usage(tx: TxHandle): Promise<Map<string, { users: number; forms: number }>> {
+    const result = await tx.trx.raw('select tenant_id, users, forms from infield_tenant_usage()');
+    return new Map(
+      (result.rows as { tenant_id: string; users: number; forms: number }[]).map((r) => [
+        r.tenant_id,
+        { users: Number(r.users), forms: Number(r.forms) },
+      ]),
+    );
   }
 }

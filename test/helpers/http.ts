@@ -4,7 +4,10 @@ import type { Database } from '../../src/db/database.js';
 import { createApp } from '../../src/http/app.js';
 import type { AnyRoute } from '../../src/http/route.js';
 import { startServer } from '../../src/http/server.js';
+import { createPlatform } from '../../src/services/platform.js';
 import { testLogger } from './test-cluster.js';
+
+export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
 
 export type { RequestInit, Response };
 
@@ -31,11 +34,13 @@ export async function startTestServer(
   database: Database,
   options: { extraRoutes?: AnyRoute[]; env?: Record<string, string> } = {},
 ): Promise<TestServer> {
-  const config = loadConfig({ ...options.env });
+  const config = loadConfig({ JWT_SECRET: TEST_JWT_SECRET, ...options.env });
+  const platform = createPlatform(config);
   const app = createApp({
     config,
     database,
     logger: testLogger,
+    platform,
     extraRoutes: options.extraRoutes ?? [],
   });
   const server = await startServer(app, { port: 0, host: '127.0.0.1' });
@@ -46,6 +51,7 @@ export async function startTestServer(
     async close() {
       await client.close();
       await server.close();
+      await platform.limits.close();
     },
   };
 }

@@ -1,0 +1,333 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Type } from '@sinclair/typebox';
+import type { ServiceContext } from '../context.js';
+import { withTransaction, type TxHandle } from '../db/transaction.js';
+import { conflict, notFound, validationFailed } from '../errors.js';
+import { RefreshToken } from '../models/refresh-token.js';
+import { Role } from '../models/role.js';
+import { User, UserRole, type UserStatus } from '../models/user.js';
+import { validate } from '../validation.js';
+import { writeAudit } from './audit-service.js';
+import { actingUserId, assertPermission } from './authorization.js';
+import { enqueueEmails } from './outbox-service.js';
+import { paginate, type Page, type PageQuery } from './pagination.js';
+import { assertPasswordAcceptable, hashPassword } from './password.js';
+import { assertWithinPlanLimit } from './plan-limit-guard.js';
+
+export const INVITE_TTL_MS = 7 * 24 * 3600 * 1000;
+
+export interface UserDto {
+  id: string;
+  email: string;
+  full_name: string;
+  status: UserStatus;
+  is_superuser: boolean;
+  mfa_enabled: boolean;
+  roles: { id: string; name: string }[];
+  last_login_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+const Uuid = Type.String({ format: 'uuid' });
+const RoleIds = Type.Array(Uuid, { maxItems: 50, uniqueItems: true });
+const Email = Type.String({ format: 'email', maxLength: 254 });
+const FullName = Type.String({ maxLength: 200 });
+
+export const UserCreate = Type.Object(
+  {
+    email: Email,
+    full_name: Type.Optional(FullName),
+    password: Type.Optional(Type.String()),
+    role_ids: Type.Optional(RoleIds),
+  },
+  { additionalProperties: false },
+);
+export const UserInvite = Type.Object(
+  { email: Email, full_name: Type.Optional(FullName), role_ids: Type.Optional(RoleIds) },
+  { additionalProperties: false },
+);
+export const UserUpdate = Type.Object(
+  {
+    full_name: Type.Optional(FullName),
+    status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('disabled')])),
+    password: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export const UserRolesInput = Type.Object({ role_ids: RoleIds }, { additionalProperties: false });
+export const UserListQuery = Type.Object({
+  status: Type.Optional(
+    Type.Union([Type.Literal('active'), Type.Literal('invited'), Type.Literal('disabled')]),
+  ),
+});
+
+export const toUserDto = (user: User): UserDto => ({
+  id: user.id,
+  email: user.email,
+  full_name: user.full_name,
+  status: user.status,
+  is_superuser: user.is_superuser,
+  mfa_enabled: user.mfa_enabled,
+  roles: (user.roles ?? [])
+    .map((r) => ({ id: r.id, name: r.name }))
+    .sort((a, b) => a.name.localeCompare(b.name)),
+  last_login_at: user.last_login_at?.toISOString() ?? null,
+  created_at: user.created_at.toISOString(),
+  updated_at: user.updated_at.toISOString(),
+});
+
+const hashInviteToken = (token: string): Buffer =>
+  createHash('sha256').update(token, 'utf8').digest();
+
+/** Users of the tenant in the context. */
+export class UserService {
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly publicUrl = 'http://localhost:8000',
+  ) {}
+
+  async list(page: PageQuery, filter: { status?: UserStatus } = {}): Promise<Page<UserDto>> {
+    assertPermission(this.ctx, 'users.read');
+    return withTransaction(this.ctx.db, async (tx) => {
+      const query = User.query(tx.trx).withGraphFetched('roles');
+      if (filter.status !== undefined) query.where('users.status', filter.status);
+      const { rows, next_cursor } = await paginate(query, page, 'users');
+      return { data: rows.map(toUserDto), next_cursor };
+    });
+  }
+
+  async get(id: string): Promise<UserDto> {
+    assertPermission(this.ctx, 'users.read');
+    return withTransaction(this.ctx.db, async (tx) => toUserDto(await this.load(tx, id)));
+  }
+
+  /**
+   * Creates an active user (with a password) or an invited one (without).
+   * Throws VALIDATION_FAILED (weak password, unknown role), CONFLICT (email
+   * taken), PLAN_LIMIT_REACHED.
+   */
+  async create(raw: unknown): Promise<UserDto> {
+    assertPermission(this.ctx, 'users.create');
+    const input = validate(UserCreate, raw, 'User');
+    if (input.password === undefined) return this.invite({ ...input });
+    assertPasswordAcceptable(input.password);
+    const passwordHash = await hashPassword(input.password);
+    return withTransaction(this.ctx.db, async (tx) => {
+      await this.assertUserLimit(tx);
+      const user = await User.query(tx.trx)
+        .insert({
+          email: input.email,
+          full_name: input.full_name ?? '',
+          password_hash: passwordHash,
+          status: 'active',
+          password_changed_at: new Date(),
+        })
+        .returning('*');
+      await this.assignRoles(tx, user.id, input.role_ids ?? []);
+      const dto = toUserDto(await this.load(tx, user.id));
+      await writeAudit(tx, this.ctx, {
+        action: 'users.create',
+        resourceType: 'user',
+        resourceId: user.id,
+        after: dto,
+      });
+      return dto;
+    });
+  }
+
+  /** Creates an invited user and queues the invitation email with a one-time link. */
+  async invite(raw: unknown): Promise<UserDto> {
+    assertPermission(this.ctx, 'users.create');
+    const input = validate(UserInvite, raw, 'Invitation');
+    const token = randomBytes(32).toString('base64url');
+    return withTransaction(this.ctx.db, async (tx) => {
+      await this.assertUserLimit(tx);
+      const user = await User.query(tx.trx)
+        .insert({
+          email: input.email,
+          full_name: input.full_name ?? '',
+          status: 'invited',
+          invited_by: actingUserId(this.ctx) ?? null,
+          invite_token_hash: hashInviteToken(token),
+          invite_expires_at: new Date(Date.now() + INVITE_TTL_MS),
+        })
+        .returning('*');
+      await this.assignRoles(tx, user.id, input.role_ids ?? []);
+      const dto = toUserDto(await this.load(tx, user.id));
+      await enqueueEmails(tx, [
+        {
+          kind: 'user.invited',
+          to: [user.email],
+          subject: 'You are invited to Infield',
+          text:
+            `You have been invited to Infield.\n\nSet your password within 7 days:\n` +
+            `${this.publicUrl}/accept-invite?token=${token}\n`,
+          relatedType: 'user',
+          relatedId: user.id,
+        },
+      ]);
+      await writeAudit(tx, this.ctx, {
+        action: 'users.invite',
+        resourceType: 'user',
+        resourceId: user.id,
+        after: dto,
+      });
+      return dto;
+    });
+  }
+
+  /** Changes name, status or password; disabling or a new password ends the user's sessions. */
+  async update(id: string, raw: unknown): Promise<UserDto> {
+    assertPermission(this.ctx, 'users.update');
+    const input = validate(UserUpdate, raw, 'User');
+    if (input.password !== undefined) assertPasswordAcceptable(input.password);
+    const passwordHash =
+      input.password === undefined ? undefined : await hashPassword(input.password);
+    return withTransaction(this.ctx.db, async (tx) => {
+      const current = await this.load(tx, id, true);
+      if (input.status === 'disabled' && id === actingUserId(this.ctx)) {
+        throw conflict('You cannot disable yourself');
+      }
+      if (input.status === 'active' && current.status === 'invited') {
+        throw conflict('An invited user becomes active by accepting the invitation');
+      }
+      const now = new Date();
+      const patch: Partial<User> = { updated_at: now };
+      if (input.full_name !== undefined) patch.full_name = input.full_name;
+      if (input.status !== undefined) patch.status = input.status;
+      if (passwordHash !== undefined) {
+        patch.password_hash = passwordHash;
+        patch.password_changed_at = now;
+      }
+      const endsSessions =
+        passwordHash !== undefined ||
+        (input.status === 'disabled' && current.status !== 'disabled');
+      if (endsSessions) patch.sessions_revoked_at = now;
+      await User.query(tx.trx).patch(patch).where('id', id);
+      if (endsSessions) {
+        await RefreshToken.query(tx.trx)
+          .patch({ revoked_at: now })
+          .where('user_id', id)
+          .whereNull('revoked_at');
+      }
+      const after = toUserDto(await this.load(tx, id));
+      await writeAudit(tx, this.ctx, {
+        action: 'users.update',
+        resourceType: 'user',
+        resourceId: id,
+        before: toUserDto(current),
+        after: { ...after, ...(passwordHash === undefined ? {} : { password_changed: true }) },
+      });
+      return after;
+    });
+  }
+
+  /** Throws CONFLICT when deleting yourself or a user still referenced by approvals. */
+  async delete(id: string): Promise<void> {
+    assertPermission(this.ctx, 'users.delete');
+    await withTransaction(this.ctx.db, async (tx) => {
+      const current = await this.load(tx, id, true);
+      if (id === actingUserId(this.ctx)) throw conflict('You cannot delete yourself');
+      try {
+        await User.query(tx.trx).delete().where('id', id);
+      } catch (err) {
+        if ((err as { code?: string }).code === '23503') {
+          throw conflict(
+            'The user is still referenced (approvals, assignments); disable the user instead',
+          );
+        }
+        throw err;
+      }
+      await writeAudit(tx, this.ctx, {
+        action: 'users.delete',
+        resourceType: 'user',
+        resourceId: id,
+        before: toUserDto(current),
+      });
+    });
+  }
+
+  /** Replaces the user's roles. Throws VALIDATION_FAILED naming unknown role ids. */
+  async setRoles(id: string, raw: unknown): Promise<UserDto> {
+    assertPermission(this.ctx, 'roles.assign');
+    const input = validate(UserRolesInput, raw, 'Roles');
+    return withTransaction(this.ctx.db, async (tx) => {
+      const before = toUserDto(await this.load(tx, id, true));
+      await UserRole.query(tx.trx).delete().where('user_id', id);
+      await this.assignRoles(tx, id, input.role_ids);
+      const after = toUserDto(await this.load(tx, id));
+      await writeAudit(tx, this.ctx, {
+        action: 'users.roles',
+        resourceType: 'user',
+        resourceId: id,
+        before: { roles: before.roles },
+        after: { roles: after.roles },
+      });
+      return after;
+    });
+  }
+
+  /** Grants and revokes roles by name (the CLI's user:roles). */
+  async changeRolesByName(id: string, grant: string[], revoke: string[]): Promise<UserDto> {
+    return withTransaction(this.ctx.db, async (tx) => {
+      const current = await this.load(tx, id);
+      const names = [...grant, ...revoke].map((n) => n.toLowerCase());
+      const roles = await Role.query(tx.trx).whereRaw('lower(name) = any(?)', [names]);
+      const byName = new Map(roles.map((r) => [r.name.toLowerCase(), r.id]));
+      const unknown = names.filter((n) => !byName.has(n));
+      if (unknown.length > 0) {
+        throw validationFailed(
+          `Unknown role(s): ${unknown.join(', ')}`,
+          unknown.map((n) => ({ path: 'role', message: `unknown role ${n}` })),
+        );
+      }
+      const ids = new Set((current.roles ?? []).map((r) => r.id));
+      for (const n of grant) ids.add(byName.get(n.toLowerCase())!);
+      for (const n of revoke) ids.delete(byName.get(n.toLowerCase())!);
+      return this.setRoles(id, { role_ids: [...ids] });
+    });
+  }
+
+  /** Finds a user by email in this tenant (CLI). Throws NOT_FOUND. */
+  async idByEmail(email: string): Promise<string> {
+    return withTransaction(this.ctx.db, async (tx) => {
+      const user = await User.query(tx.trx)
+        .whereRaw('lower(email) = lower(?)', [email])
+        .select('id')
+        .first();
+      if (user === undefined) throw notFound('User', email);
+      return user.id;
+    });
+  }
+
+  private async assignRoles(tx: TxHandle, userId: string, roleIds: string[]): Promise<void> {
+    if (roleIds.length === 0) return;
+    const found = await Role.query(tx.trx).whereIn('id', roleIds).select('id');
+    const known = new Set(found.map((r) => r.id));
+    const missing = roleIds.map((id, i) => ({ id, i })).filter(({ id }) => !known.has(id));
+    if (missing.length > 0) {
+      throw validationFailed(
+        'Unknown role id(s)',
+        missing.map(({ id, i }) => ({ path: `/role_ids/${i}`, message: `no role ${id}` })),
+      );
+    }
+    await UserRole.query(tx.trx).insert(
+      roleIds.map((roleId) => ({ user_id: userId, role_id: roleId })),
+    );
+  }
+
+  private async assertUserLimit(tx: TxHandle): Promise<void> {
+    await assertWithinPlanLimit(tx, 'users', async () => {
+      const [row] = await User.query(tx.trx).whereNot('status', 'disabled').count({ n: '*' });
+      return Number((row as unknown as { n: number }).n);
+    });
+  }
+
+  private async load(tx: TxHandle, id: string, lock = false): Promise<User> {
+    const query = User.query(tx.trx).where('users.id', id).withGraphFetched('roles').first();
+    const user = await (lock ? query.forUpdate() : query);
+    if (user === undefined) throw notFound('User', id);
+    return user;
+  }
+}
