@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import type { Actor, ServiceContext } from '../context.js';
 import { tenantScope } from '../db/scope.js';
 import { withTransaction, type TxHandle } from '../db/transaction.js';
-import { AppError, conflict, forbidden, unauthorized, validationFailed } from '../errors.js';
+import { AppError, conflict, unauthorized, validationFailed } from '../errors.js';
 import { RefreshToken } from '../models/refresh-token.js';
 import { RolePermission } from '../models/role.js';
 import { Tenant } from '../models/tenant.js';
