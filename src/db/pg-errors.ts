@@ -56,6 +56,9 @@ const isPgLike = (err: unknown): err is PgLikeError =>
  * SQLSTATEs. Driver messages never reach users: they may contain SQL or values.
  */
 export function translateDbError(err: unknown): unknown {
+  // Objection wraps driver errors (db-errors); the SQLSTATE lives on the native one.
+  const native = (err as { nativeError?: unknown } | null)?.nativeError;
+  if (native !== undefined && native !== null) return translateDbError(native);
   if (isAppError(err) || !isPgLike(err) || err.code === undefined) {
     if (err instanceof AggregateError && err.errors.length > 0)
       return translateDbError(err.errors[0]);

@@ -35,13 +35,19 @@ export interface AppDependencies {
   extraRoutes?: AnyRoute[];
 }
 
-/** API routes under /api/v1; later features add their route lists here. */
-function apiRoutes(openapi: () => Record<string, unknown>, platform: Platform): AnyRoute[] {
+/** The product's routes under /api/v1 (later features add their lists here). */
+export function productRoutes(platform: Platform): AnyRoute[] {
   return [
     ...authRoutes(platform),
     ...tenantRoutes(platform),
     ...userRoutes(platform),
     ...roleRoutes(),
+  ];
+}
+
+function apiRoutes(openapi: () => Record<string, unknown>, platform: Platform): AnyRoute[] {
+  return [
+    ...productRoutes(platform),
     defineRoute({
       operationId: 'openapi',
       method: 'get',

@@ -27,11 +27,11 @@ export const LoginInput = Type.Object(
   { additionalProperties: false },
 );
 export const RefreshInput = Type.Object(
-  { refresh_token: Type.String({ minLength: 1, maxLength: 200 }) },
+  { refresh_token: Type.String({ minLength: 1, maxLength: 4096 }) },
   { additionalProperties: false },
 );
 export const LogoutInput = Type.Object(
-  { refresh_token: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) },
+  { refresh_token: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })) },
   { additionalProperties: false },
 );
 export const TotpInput = Type.Object(

@@ -2,9 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { ServiceContext } from '../context.js';
 import { withTransaction, type TxHandle } from '../db/transaction.js';
-import { conflict, notFound, validationFailed } from '../errors.js';
+import { conflict, forbidden, notFound, validationFailed } from '../errors.js';
 import { RefreshToken } from '../models/refresh-token.js';
-import { Role } from '../models/role.js';
+import { Role, RolePermission } from '../models/role.js';
 import { User, UserRole, type UserStatus } from '../models/user.js';
 import { validate } from '../validation.js';
 import { writeAudit } from './audit-service.js';
@@ -248,12 +248,18 @@ export class UserService {
     });
   }
 
-  /** Replaces the user's roles. Throws VALIDATION_FAILED naming unknown role ids. */
+  /**
+   * Replaces the user's roles. Throws VALIDATION_FAILED naming unknown role
+   * ids, FORBIDDEN when granting a role that carries permissions the caller
+   * lacks (no escalation through role assignment).
+   */
   async setRoles(id: string, raw: unknown): Promise<UserDto> {
     assertPermission(this.ctx, 'roles.assign');
     const input = validate(UserRolesInput, raw, 'Roles');
     return withTransaction(this.ctx.db, async (tx) => {
       const before = toUserDto(await this.load(tx, id, true));
+      const added = input.role_ids.filter((r) => !before.roles.some((b) => b.id === r));
+      await this.assertCanGrant(tx, added);
       await UserRole.query(tx.trx).delete().where('user_id', id);
       await this.assignRoles(tx, id, input.role_ids);
       const after = toUserDto(await this.load(tx, id));
@@ -301,8 +307,28 @@ export class UserService {
     });
   }
 
+  private async assertCanGrant(tx: TxHandle, roleIds: string[]): Promise<void> {
+    const { actor } = this.ctx;
+    if (roleIds.length === 0 || actor.type !== 'user' || actor.isSuperuser) return;
+    const rows = await RolePermission.query(tx.trx)
+      .whereIn('role_id', roleIds)
+      .select('permission_code');
+    const lacking = [...new Set(rows.map((r) => r.permission_code))]
+      .filter((p) => !actor.permissions.has(p))
+      .sort();
+    if (lacking.length > 0) {
+      throw forbidden(
+        `You cannot grant a role carrying permissions you lack: ${lacking.join(', ')}`,
+        {
+          extensions: { permissions: lacking },
+        },
+      );
+    }
+  }
+
   private async assignRoles(tx: TxHandle, userId: string, roleIds: string[]): Promise<void> {
     if (roleIds.length === 0) return;
+    await this.assertCanGrant(tx, roleIds);
     const found = await Role.query(tx.trx).whereIn('id', roleIds).select('id');
     const known = new Set(found.map((r) => r.id));
     const missing = roleIds.map((id, i) => ({ id, i })).filter(({ id }) => !known.has(id));

@@ -1,0 +1,170 @@
+import { readFileSync } from 'node:fs';
+import { expect } from 'chai';
+import { loadConfig } from '../../src/config.js';
+import { productRoutes } from '../../src/http/app.js';
+import { createPlatform } from '../../src/services/platform.js';
+import { api, login, provisionTenant, type ProvisionedTenant } from '../helpers/api.js';
+import { startTestServer, TEST_JWT_SECRET, type TestServer } from '../helpers/http.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/test-cluster.js';
+
+interface Matrix {
+  roles: string[];
+  endpoints: Record<string, { permission: string; allow: string[] }>;
+}
+
+const matrix = JSON.parse(
+  readFileSync(new URL('./permission-matrix.json', import.meta.url), 'utf8'),
+) as Matrix;
+
+describe('permission matrix (roles × endpoints, from permission-matrix.json)', function () {
+  this.timeout(120_000);
+  let db: TestDatabase;
+  let server: TestServer;
+  let tenant: ProvisionedTenant;
+  let adminToken: string;
+  const tokens = new Map<string, string>();
+  let counter = 0;
+
+  before(async () => {
+    db = await createTestDatabase();
+    server = await startTestServer(db.database);
+    tenant = await provisionTenant(db.database, 'matrix', 'enterprise');
+    adminToken = (await login(server, tenant.adminEmail, tenant.adminPassword)).access_token;
+    const roles = (
+      await api(server, adminToken).get<{ data: { id: string; name: string }[] }>('/roles')
+    ).body.data;
+    for (const role of matrix.roles) {
+      const email = `as-${role}@matrix.example.test`;
+      const id = roles.find((r) => r.name === role)!.id;
+      const res = await api(server, adminToken).post('/users', {
+        email,
+        password: 'matrix-password-1',
+        role_ids: [id],
+      });
+      expect(res.status, JSON.stringify(res.body)).to.equal(201);
+      tokens.set(role, (await login(server, email, 'matrix-password-1')).access_token);
+    }
+  });
+  after(async () => {
+    await server.close();
+    await db.drop();
+  });
+
+  /** Fresh targets per call, so allowed destructive calls do not disturb the others. */
+  async function request(route: string, token: string) {
+    counter += 1;
+    const admin = api(server, adminToken);
+    const as = api(server, token);
+    const [method, path] = route.split(' ') as [string, string];
+    const newUser = async () =>
+      (
+        await admin.post<{ id: string }>('/users', {
+          email: `target${counter}@matrix.example.test`,
+          password: 'target-password-1',
+        })
+      ).body.id;
+    const newRole = async () =>
+      (await admin.post<{ id: string }>('/roles', { name: `role-${counter}`, permissions: [] }))
+        .body.id;
+    switch (route) {
+      case 'POST /users':
+        return as.post(path, {
+          email: `made${counter}@matrix.example.test`,
+          password: 'made-password-1',
+        });
+      case 'POST /users/invite':
+        return as.post(path, { email: `invited${counter}@matrix.example.test` });
+      case 'GET /users/:id':
+      case 'DELETE /users/:id':
+        return as.call(method, path.replace(':id', await newUser()));
+      case 'PATCH /users/:id':
+        return as.patch(path.replace(':id', await newUser()), { full_name: 'Renamed' });
+      case 'PUT /users/:id/roles':
+        return as.put(path.replace(':id', await newUser()), { role_ids: [] });
+      case 'POST /roles':
+        return as.post(path, { name: `created-${counter}`, permissions: ['forms.read'] });
+      case 'GET /roles/:id':
+      case 'DELETE /roles/:id':
+        return as.call(method, path.replace(':id', await newRole()));
+      case 'PATCH /roles/:id':
+        return as.patch(path.replace(':id', await newRole()), { description: 'changed' });
+      case 'PUT /tenants/me':
+        return as.put(path, { name: 'Matrix Inc' });
+      default:
+        return as.call(method, path);
+    }
+  }
+
+  it('covers every permission-guarded route the API declares, with the same permission', () => {
+    const platform = createPlatform(loadConfig({ JWT_SECRET: TEST_JWT_SECRET }));
+    const guarded = productRoutes(platform).filter(
+      (r) => r.access.kind === 'authenticated' && r.access.permission !== undefined,
+    );
+    const declared = Object.fromEntries(
+      guarded.map((r) => [
+        `${r.method.toUpperCase()} ${r.path}`,
+        (r.access as { permission: string }).permission,
+      ]),
+    );
+    expect(Object.keys(matrix.endpoints).sort()).to.deep.equal(Object.keys(declared).sort());
+    for (const [route, spec] of Object.entries(matrix.endpoints))
+      expect(spec.permission, route).to.equal(declared[route]);
+  });
+
+  for (const [route, spec] of Object.entries(matrix.endpoints)) {
+    it(`${route}: allowed for ${spec.allow.join(', ')}; 403 naming ${spec.permission} for the others`, async () => {
+      for (const role of matrix.roles) {
+        const res = await request(route, tokens.get(role)!);
+        if (spec.allow.includes(role)) {
+          expect(res.status, `${role} → ${route}: ${JSON.stringify(res.body)}`).to.be.within(
+            200,
+            299,
+          );
+        } else {
+          expect(res.status, `${role} → ${route}`).to.equal(403);
+          expect(res.body['permission'], `${role} → ${route}`).to.equal(spec.permission);
+          expect(res.body['detail']).to.contain(spec.permission);
+        }
+      }
+    });
+  }
+
+  it('takes effect at once when a role is revoked (permissions are read per request)', async () => {
+    const admin = api(server, adminToken);
+    const manager = (
+      await admin.get<{ data: { id: string; email: string }[] }>('/users?limit=200')
+    ).body.data.find((u) => u.email === 'as-manager@matrix.example.test')!;
+    const token = tokens.get('manager')!;
+    expect((await api(server, token).get('/users')).status).to.equal(200);
+    await admin.put(`/users/${manager.id}/roles`, { role_ids: [] });
+    expect((await api(server, token).get('/users')).status).to.equal(403);
+  });
+
+  it('a manager cannot grant a role carrying permissions they lack (no escalation)', async () => {
+    const admin = api(server, adminToken);
+    const roles = (await admin.get<{ data: { id: string; name: string }[] }>('/roles?limit=200'))
+      .body.data;
+    const adminRole = roles.find((r) => r.name === 'admin')!.id;
+    const managerRole = roles.find((r) => r.name === 'manager')!.id;
+    const boss = await admin.post<{ id: string }>('/users', {
+      email: 'boss@matrix.example.test',
+      password: 'boss-password-1',
+      role_ids: [managerRole],
+    });
+    const bossToken = (await login(server, 'boss@matrix.example.test', 'boss-password-1'))
+      .access_token;
+    const res = await api(server, bossToken).put(`/users/${boss.body.id}/roles`, {
+      role_ids: [managerRole, adminRole],
+    });
+    expect(res.status).to.equal(403);
+    expect(res.body['detail']).to.match(/permissions you lack/);
+  });
+
+  it('superusers bypass permission checks', async () => {
+    await db.database.knex.raw(
+      `update users set is_superuser = true where email = 'as-viewer@matrix.example.test'`,
+    );
+    const res = await api(server, tokens.get('viewer')!).get('/users');
+    expect(res.status).to.equal(200);
+  });
+});

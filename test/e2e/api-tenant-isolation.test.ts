@@ -1,0 +1,165 @@
+import { expect } from 'chai';
+import { loadConfig } from '../../src/config.js';
+import { productRoutes } from '../../src/http/app.js';
+import { createPlatform } from '../../src/services/platform.js';
+import { api, login, provisionTenant, type ProvisionedTenant } from '../helpers/api.js';
+import { startTestServer, TEST_JWT_SECRET, type TestServer } from '../helpers/http.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/test-cluster.js';
+
+/** For each route with an id: which of B's ids to aim at, and a valid body. */
+const CASES: Record<string, { target: 'user' | 'role'; body?: unknown }> = {
+  'GET /users/:id': { target: 'user' },
+  'PATCH /users/:id': { target: 'user', body: { full_name: 'Hijacked', status: 'disabled' } },
+  'DELETE /users/:id': { target: 'user' },
+  'PUT /users/:id/roles': { target: 'user', body: { role_ids: [] } },
+  'GET /roles/:id': { target: 'role' },
+  'PATCH /roles/:id': { target: 'role', body: { name: 'hijacked', permissions: [] } },
+  'DELETE /roles/:id': { target: 'role' },
+};
+
+describe('tenant isolation across the API', function () {
+  this.timeout(60_000);
+  let db: TestDatabase;
+  let server: TestServer;
+  let a: ProvisionedTenant;
+  let b: ProvisionedTenant;
+  let tokenA: string;
+  let bUser: string;
+  let bRole: string;
+
+  const snapshotB = async () => ({
+    users: await db.database.knex('users').where('tenant_id', b.tenantId).orderBy('id'),
+    roles: await db.database.knex('roles').where('tenant_id', b.tenantId).orderBy('id'),
+    user_roles: await db.database.knex('user_roles').where('tenant_id', b.tenantId).orderBy('id'),
+    role_permissions: await db.database
+      .knex('role_permissions')
+      .where('tenant_id', b.tenantId)
+      .orderBy('id'),
+    tenant: await db.database.knex('tenants').where('id', b.tenantId),
+  });
+
+  before(async () => {
+    db = await createTestDatabase();
+    server = await startTestServer(db.database);
+    a = await provisionTenant(db.database, 'tenant-a');
+    b = await provisionTenant(db.database, 'tenant-b');
+    tokenA = (await login(server, a.adminEmail, a.adminPassword)).access_token;
+    const tokenB = (await login(server, b.adminEmail, b.adminPassword)).access_token;
+    bUser = (
+      await api(server, tokenB).post<{ id: string }>('/users', {
+        email: 'bob@tenant-b.example.test',
+        password: 'bob-password-1',
+      })
+    ).body.id;
+    bRole = (
+      await api(server, tokenB).post<{ id: string }>('/roles', {
+        name: 'b-only',
+        permissions: ['forms.read'],
+      })
+    ).body.id;
+  });
+  after(async () => {
+    await server.close();
+    await db.drop();
+  });
+
+  it('has a case for every API route that takes an id', () => {
+    const platform = createPlatform(loadConfig({ JWT_SECRET: TEST_JWT_SECRET }));
+    const withId = productRoutes(platform)
+      .filter((r) => r.path.includes(':id'))
+      .map((r) => `${r.method.toUpperCase()} ${r.path}`);
+    expect(Object.keys(CASES).sort()).to.deep.equal(withId.sort());
+  });
+
+  it("answers 404 to tenant A's token on each of B's ids, exactly as for an id that does not exist, and B is unchanged", async () => {
+    const before = await snapshotB();
+    const missing = '01900000-0000-7000-8000-000000000000';
+    for (const [route, spec] of Object.entries(CASES)) {
+      const [method, path] = route.split(' ') as [string, string];
+      const id = spec.target === 'user' ? bUser : bRole;
+      const theirs = await api(server, tokenA).call(method, path.replace(':id', id), spec.body);
+      const nobody = await api(server, tokenA).call(
+        method,
+        path.replace(':id', missing),
+        spec.body,
+      );
+      expect(theirs.status, route).to.equal(404);
+      expect(nobody.status, route).to.equal(404);
+      const shape = (body: Record<string, unknown>) => ({
+        ...body,
+        request_id: undefined,
+        detail: undefined,
+        instance: undefined,
+      });
+      expect(shape(theirs.body), route).to.deep.equal(shape(nobody.body));
+      expect(String(theirs.body['detail']).replace(id, 'ID')).to.equal(
+        String(nobody.body['detail']).replace(missing, 'ID'),
+      );
+    }
+    expect(await snapshotB()).to.deep.equal(before);
+  });
+
+  it('lists only the caller’s rows, whatever tenant_id says in query or headers', async () => {
+    const headers = { 'X-Tenant-Id': b.tenantId, 'X-Tenant': 'tenant-b' };
+    const users = await api(server, tokenA).get<{ data: { email: string }[] }>(
+      `/users?tenant_id=${b.tenantId}`,
+      headers,
+    );
+    // An unknown query parameter is refused rather than silently applied.
+    expect([200, 422]).to.include(users.status);
+    const plain = await api(server, tokenA).get<{ data: { email: string }[] }>('/users', headers);
+    expect(plain.status).to.equal(200);
+    expect(plain.body.data.map((u) => u.email)).to.deep.equal([a.adminEmail]);
+    const me = await api(server, tokenA).get<{ id: string }>('/tenants/me', headers);
+    expect(me.body.id).to.equal(a.tenantId);
+    const roles = await api(server, tokenA).get<{ data: { id: string }[] }>(
+      '/roles?limit=200',
+      headers,
+    );
+    expect(roles.body.data.map((r) => r.id)).to.not.include(bRole);
+  });
+
+  it('refuses tenant_id, is_superuser, roles and created_by in bodies (mass assignment)', async () => {
+    const before = await snapshotB();
+    const attempts: [string, string, Record<string, unknown>][] = [
+      [
+        'POST',
+        '/users',
+        { email: 'mal@tenant-a.example.test', password: 'mal-password-1', tenant_id: b.tenantId },
+      ],
+      [
+        'POST',
+        '/users',
+        { email: 'mal@tenant-a.example.test', password: 'mal-password-1', is_superuser: true },
+      ],
+      [
+        'POST',
+        '/users',
+        { email: 'mal@tenant-a.example.test', password: 'mal-password-1', roles: ['admin'] },
+      ],
+      [
+        'POST',
+        '/users',
+        { email: 'mal@tenant-a.example.test', password: 'mal-password-1', created_by: b.adminId },
+      ],
+      ['PATCH', `/users/${a.adminId}`, { is_superuser: true }],
+      ['POST', '/roles', { name: 'x', permissions: [], tenant_id: b.tenantId }],
+      ['PUT', '/tenants/me', { name: 'A', slug: 'tenant-b' }],
+      ['PUT', '/tenants/me', { name: 'A', plan: 'enterprise' }],
+      ['PUT', '/tenants/me', { name: 'A', tenant_id: b.tenantId }],
+    ];
+    for (const [method, path, body] of attempts) {
+      const res = await api(server, tokenA).call(method, path, body);
+      expect(res.status, `${method} ${path} ${JSON.stringify(body)}`).to.equal(422);
+      expect(JSON.stringify(res.body['errors'])).to.match(/is not an allowed field/);
+    }
+    const admin = await db.database.knex('users').where('id', a.adminId).first();
+    expect(admin.is_superuser).to.equal(false);
+    const tenantA = await db.database.knex('tenants').where('id', a.tenantId).first();
+    expect(tenantA).to.include({ slug: 'tenant-a', plan: 'pro' });
+    expect(
+      await db.database.knex('users').where('email', 'mal@tenant-a.example.test'),
+    ).to.deep.equal([]);
+    expect(await snapshotB()).to.deep.equal(before);
+  });
+});
