@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
-import type { ServiceContext } from '../context.js';
+import { withDb, type ServiceContext } from '../context.js';
 import { withTransaction, type TxHandle } from '../db/transaction.js';
 import { conflict, forbidden, notFound, validationFailed } from '../errors.js';
 import { RefreshToken } from '../models/refresh-token.js';
@@ -274,25 +274,48 @@ export class UserService {
     });
   }
 
-  /** Grants and revokes roles by name (the CLI's user:roles). */
+  /** Grants and revokes roles by name (the CLI's user:roles), in one transaction. */
   async changeRolesByName(id: string, grant: string[], revoke: string[]): Promise<UserDto> {
+    assertPermission(this.ctx, 'roles.assign');
     return withTransaction(this.ctx.db, async (tx) => {
       const current = await this.load(tx, id);
-      const names = [...grant, ...revoke].map((n) => n.toLowerCase());
-      const roles = await Role.query(tx.trx).whereRaw('lower(name) = any(?)', [names]);
-      const byName = new Map(roles.map((r) => [r.name.toLowerCase(), r.id]));
-      const unknown = names.filter((n) => !byName.has(n));
-      if (unknown.length > 0) {
-        throw validationFailed(
-          `Unknown role(s): ${unknown.join(', ')}`,
-          unknown.map((n) => ({ path: 'role', message: `unknown role ${n}` })),
-        );
-      }
+      const byName = await this.roleIdsByName(tx, [...grant, ...revoke]);
       const ids = new Set((current.roles ?? []).map((r) => r.id));
       for (const n of grant) ids.add(byName.get(n.toLowerCase())!);
       for (const n of revoke) ids.delete(byName.get(n.toLowerCase())!);
-      return this.setRoles(id, { role_ids: [...ids] });
+      return new UserService(withDb(this.ctx, tx), this.publicUrl).setRoles(id, {
+        role_ids: [...ids],
+      });
     });
+  }
+
+  /** Creates a user with roles given by name (the CLI's user:create); all or nothing. */
+  async createWithRoleNames(raw: unknown, roleNames: string[]): Promise<UserDto> {
+    assertPermission(this.ctx, 'users.create');
+    return withTransaction(this.ctx.db, async (tx) => {
+      const byName = await this.roleIdsByName(tx, roleNames);
+      const roleIds = [...new Set(roleNames.map((n) => byName.get(n.toLowerCase())!))];
+      const body = typeof raw === 'object' && raw !== null ? raw : {};
+      return new UserService(withDb(this.ctx, tx), this.publicUrl).create({
+        ...body,
+        ...(roleIds.length > 0 ? { role_ids: roleIds } : {}),
+      });
+    });
+  }
+
+  private async roleIdsByName(tx: TxHandle, names: string[]): Promise<Map<string, string>> {
+    const lower = names.map((n) => n.toLowerCase());
+    if (lower.length === 0) return new Map();
+    const roles = await Role.query(tx.trx).whereRaw('lower(name) = any(?)', [lower]);
+    const byName = new Map(roles.map((r) => [r.name.toLowerCase(), r.id]));
+    const unknown = [...new Set(lower.filter((n) => !byName.has(n)))];
+    if (unknown.length > 0) {
+      throw validationFailed(
+        `Unknown role(s): ${unknown.join(', ')}`,
+        unknown.map((n) => ({ path: 'role', message: `unknown role ${n}` })),
+      );
+    }
+    return byName;
   }
 
   /** Finds a user by email in this tenant (CLI). Throws NOT_FOUND. */

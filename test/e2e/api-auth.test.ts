@@ -86,6 +86,26 @@ describe('authentication', function () {
     expect(Number(blocked.headers.get('retry-after'))).to.be.greaterThan(0);
   });
 
+  it('shares throttles between API instances through Redis when REDIS_URL is set', async () => {
+    const env = { REDIS_URL: process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379' };
+    const one = await startTestServer(db.database, { env });
+    const two = await startTestServer(db.database, { env });
+    try {
+      const email = `shared-${Date.now()}@nowhere.example.test`;
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i += 1) {
+        const target = i % 2 === 0 ? one : two;
+        statuses.push(
+          (await api(target).post('/auth/login', { email, password: `bad-password-${i}` })).status,
+        );
+      }
+      expect(statuses).to.deep.equal([401, 401, 401, 401, 401, 429]);
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  });
+
   it('rotates refresh tokens and revokes the family when a spent one is replayed', async () => {
     const first = await login(server, acme.adminEmail, acme.adminPassword);
     const second = await api(server).post<{ access_token: string; refresh_token: string }>(

@@ -44,11 +44,27 @@ describe('schema catalogue: every tenant table is closed', () => {
       expect(t.enabled, `${t.relname} RLS enabled`).to.equal(true);
       expect(t.forced, `${t.relname} RLS forced`).to.equal(true);
     }
-    const policies = await rows<{ tablename: string; qual: string; with_check: string }>(
-      `select tablename, qual, with_check from pg_policies where schemaname = 'public'`,
+    const policies = await rows<{
+      tablename: string;
+      policyname: string;
+      qual: string;
+      with_check: string;
+    }>(
+      `select tablename, policyname, qual, with_check from pg_policies where schemaname = 'public'`,
     );
+    // Besides the tenant policy, only the lookup role's read policies exist (see the lookups migration).
+    const others = policies.filter(
+      (p) => p.policyname !== 'tenant_isolation' && p.tablename !== 'tenants',
+    );
+    expect([...new Set(others.map((p) => `${p.tablename}:${p.policyname}`))].sort()).to.deep.equal([
+      'forms:lookup_read',
+      'refresh_tokens:lookup_read',
+      'users:lookup_read',
+    ]);
     for (const table of TENANT_TABLES) {
-      const policy = policies.find((p) => p.tablename === table);
+      const policy = policies.find(
+        (p) => p.tablename === table && p.policyname === 'tenant_isolation',
+      );
       expect(policy, `${table} has a policy`).to.not.equal(undefined);
       expect(policy!.qual).to.contain("current_setting('app.tenant_id'::text, true)");
       expect(policy!.qual).to.contain('tenant_id');
@@ -152,9 +168,9 @@ describe('schema catalogue: every tenant table is closed', () => {
       `select r.rolname, r.rolsuper, r.rolbypassrls,
               (select count(*) from pg_class c where c.relowner = r.oid)::int as owned
        from pg_roles r where r.rolname = any(?)`,
-      [[APP_ROLE, SYSTEM_ROLE]],
+      [[APP_ROLE, SYSTEM_ROLE, 'infield_lookup']],
     );
-    expect(roles).to.have.length(2);
+    expect(roles).to.have.length(3);
     for (const role of roles) {
       expect(role, role.rolname).to.include({ rolsuper: false, rolbypassrls: false, owned: 0 });
     }
