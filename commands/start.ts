@@ -1,7 +1,6 @@
 import { Flags } from '@oclif/core';
 import { ALL_JOBS } from '../jobs/index.js';
-import { InfieldCommand } from '../src/cli/base-command.js';
-import { exitAfterShutdown, waitForShutdownSignal } from '../src/cli/wait-for-signal.js';
+import { DaemonCommand } from '../src/cli/daemon-command.js';
 import { createApp } from '../src/http/app.js';
 import { createPlatform } from '../src/services/platform.js';
 import { startServer } from '../src/http/server.js';
@@ -9,7 +8,7 @@ import { DemoService } from '../src/services/demo-service.js';
 import { SchemaService } from '../src/services/schema-service.js';
 import { startWorker } from '../src/worker/worker-runtime.js';
 
-export default class Start extends InfieldCommand<typeof Start> {
+export default class Start extends DaemonCommand<typeof Start> {
   static override summary = 'Run everything: migrate, API and worker in one process';
   static override description =
     'The one-command start for a fresh machine: starts the embedded database when DATABASE_URL ' +
@@ -19,7 +18,6 @@ export default class Start extends InfieldCommand<typeof Start> {
     '<%= config.bin %> start',
     'PORT=9000 <%= config.bin %> start --no-demo',
   ];
-  static override enableJsonFlag = false;
   static override flags = {
     port: Flags.integer({
       description: 'Port to listen on (default: PORT, else 8000)',
@@ -33,18 +31,7 @@ export default class Start extends InfieldCommand<typeof Start> {
     }),
   };
 
-  protected override get quietByDefault(): boolean {
-    return false;
-  }
-
-  public override async finally(err: Error | undefined): Promise<void> {
-    await super.finally(err);
-    exitAfterShutdown();
-  }
-
   async run(): Promise<void> {
-    // Listen before announcing readiness: a signal sent on "listening" must not find no handler.
-    const shutdown = waitForShutdownSignal();
     const database = await this.database();
     await new SchemaService(database).migrate().catch((err: unknown) => {
       if ((err as { code?: string }).code !== 'CONFLICT') throw err;
@@ -72,7 +59,7 @@ export default class Start extends InfieldCommand<typeof Start> {
     const app = createApp({ config: this.settings, database, logger: this.logger, platform });
     const server = await startServer(app, { port: this.flags.port ?? this.settings.port });
     this.log(`Infield API listening on ${server.url} (docs: ${server.url}/docs); worker running`);
-    const signal = await shutdown;
+    const signal = await this.shutdownSignal;
     this.logger.info({ signal }, 'shutting down');
     await server.close();
     await worker.stop(30_000);

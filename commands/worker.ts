@@ -1,11 +1,10 @@
 import { Flags } from '@oclif/core';
 import { ALL_JOBS } from '../jobs/index.js';
-import { InfieldCommand } from '../src/cli/base-command.js';
-import { exitAfterShutdown, waitForShutdownSignal } from '../src/cli/wait-for-signal.js';
+import { DaemonCommand } from '../src/cli/daemon-command.js';
 import { SchemaService } from '../src/services/schema-service.js';
 import { startWorker } from '../src/worker/worker-runtime.js';
 
-export default class Worker extends InfieldCommand<typeof Worker> {
+export default class Worker extends DaemonCommand<typeof Worker> {
   static override summary = 'Run the job daemon (Agenda)';
   static override description =
     'Runs scheduled and queued jobs until SIGTERM or SIGINT; then it takes no new jobs, lets ' +
@@ -14,7 +13,6 @@ export default class Worker extends InfieldCommand<typeof Worker> {
     '<%= config.bin %> worker',
     '<%= config.bin %> worker --drain-timeout 60',
   ];
-  static override enableJsonFlag = false;
   static override flags = {
     'drain-timeout': Flags.integer({
       description: 'Seconds to wait for running jobs on shutdown',
@@ -23,18 +21,7 @@ export default class Worker extends InfieldCommand<typeof Worker> {
     }),
   };
 
-  protected override get quietByDefault(): boolean {
-    return false;
-  }
-
-  public override async finally(err: Error | undefined): Promise<void> {
-    await super.finally(err);
-    exitAfterShutdown();
-  }
-
   async run(): Promise<void> {
-    // Listen before announcing readiness: a signal sent on "listening" must not find no handler.
-    const shutdown = waitForShutdownSignal();
     const database = await this.database();
     await new SchemaService(database).ensureReady(database.isEmbedded);
     const worker = await startWorker({
@@ -44,7 +31,7 @@ export default class Worker extends InfieldCommand<typeof Worker> {
       jobs: ALL_JOBS,
     });
     this.log(`Infield worker ${worker.workerId} running ${ALL_JOBS.length} job type(s)`);
-    const signal = await shutdown;
+    const signal = await this.shutdownSignal;
     this.logger.info({ signal }, 'draining');
     const result = await worker.stop(this.flags['drain-timeout'] * 1000);
     if (result.timedOut) {

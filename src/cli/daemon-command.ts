@@ -1,0 +1,23 @@
+import type { Command } from '@oclif/core';
+import { InfieldCommand } from './base-command.js';
+import { exitAfterShutdown, waitForShutdownSignal } from './wait-for-signal.js';
+
+/**
+ * Long-running commands (serve, worker, start): they log at LOG_LEVEL, listen
+ * for SIGTERM/SIGINT from the very start, and end the process once shut down.
+ */
+export abstract class DaemonCommand<T extends typeof Command> extends InfieldCommand<T> {
+  static override enableJsonFlag = false;
+
+  // Listening before announcing readiness: a signal sent on "listening" must find a handler.
+  protected readonly shutdownSignal = waitForShutdownSignal();
+
+  protected override get quietByDefault(): boolean {
+    return false;
+  }
+
+  public override async finally(err: Error | undefined): Promise<void> {
+    await super.finally(err);
+    exitAfterShutdown();
+  }
+}
