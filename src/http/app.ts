@@ -19,6 +19,8 @@ import { authRoutes } from './routes/auth-routes.js';
 import { roleRoutes } from './routes/role-routes.js';
 import { tenantRoutes } from './routes/tenant-routes.js';
 import { userRoutes } from './routes/user-routes.js';
+import { formRoutes } from './routes/form-routes.js';
+import { submissionRoutes } from './routes/submission-routes.js';
 import { createAuthGuard } from './auth-guard.js';
 import type { Platform } from '../services/platform.js';
 import type { AppState } from './state.js';
@@ -42,6 +44,8 @@ export function productRoutes(platform: Platform): AnyRoute[] {
     ...tenantRoutes(platform),
     ...userRoutes(platform),
     ...roleRoutes(),
+    ...formRoutes(platform),
+    ...submissionRoutes(platform),
   ];
 }
 

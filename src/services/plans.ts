@@ -39,3 +39,13 @@ export const PLAN_LIMITS: Record<TenantPlan, TenantLimits> = {
 export function effectiveLimits(plan: TenantPlan, overrides: Partial<TenantLimits>): TenantLimits {
   return { ...PLAN_LIMITS[plan], ...overrides };
 }
+
+const MiB = 1024 ** 2;
+
+/** Largest single upload per plan. */
+export const PLAN_MAX_FILE_BYTES: Record<TenantPlan, number> = {
+  free: 5 * MiB,
+  pro: 25 * MiB,
+  advanced: 100 * MiB,
+  enterprise: 250 * MiB,
+};

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { loadConfig } from '../../src/config.js';
 import { productRoutes } from '../../src/http/app.js';
 import { createPlatform } from '../../src/services/platform.js';
-import { api, login, provisionTenant, type ProvisionedTenant } from '../helpers/api.js';
+import { api, login, provisionTenant, uploadFile, type ProvisionedTenant } from '../helpers/api.js';
 import { startTestServer, TEST_JWT_SECRET, type TestServer } from '../helpers/http.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-cluster.js';
 
@@ -50,11 +50,40 @@ describe('permission matrix (roles × endpoints, from permission-matrix.json)', 
     await db.drop();
   });
 
+  const formSchema = {
+    type: 'object',
+    properties: {
+      note: { type: 'string', title: 'Note' },
+      doc: { type: 'string', format: 'uuid', 'x-infield-widget': 'file' },
+    },
+  };
+  const PDF = Buffer.from(
+    '%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n',
+  );
+
   /** Fresh targets per call, so allowed destructive calls do not disturb the others. */
-  async function request(route: string, token: string) {
+  async function request(route: string, token: string, role: string) {
     counter += 1;
     const admin = api(server, adminToken);
     const as = api(server, token);
+    const canSubmit = matrix.endpoints['POST /forms/:id/submissions']!.allow.includes(role);
+    const newForm = async (publish = true) => {
+      const form = await admin.post<{ id: string }>('/forms', {
+        key: `form-${counter}`,
+        title: 'F',
+        json_schema: formSchema,
+      });
+      if (publish) await admin.post(`/forms/${form.body.id}/publish`);
+      return form.body.id;
+    };
+    const newDraft = async () => {
+      const formId = await newForm();
+      return (
+        await (canSubmit ? as : admin).post<{ id: string }>(`/forms/${formId}/submissions`, {
+          data: { note: 'n' },
+        })
+      ).body.id;
+    };
     const [method, path] = route.split(' ') as [string, string];
     const newUser = async () =>
       (
@@ -90,6 +119,40 @@ describe('permission matrix (roles × endpoints, from permission-matrix.json)', 
         return as.patch(path.replace(':id', await newRole()), { description: 'changed' });
       case 'PUT /tenants/me':
         return as.put(path, { name: 'Matrix Inc' });
+      case 'POST /forms':
+        return as.post(path, { key: `made-${counter}`, title: 'Made', json_schema: formSchema });
+      case 'GET /forms/:id':
+      case 'GET /forms/:id/versions':
+      case 'DELETE /forms/:id':
+      case 'POST /forms/:id/public-link':
+      case 'DELETE /forms/:id/public-link':
+        return as.call(
+          method,
+          path.replace(':id', await newForm()),
+          method === 'POST' ? {} : undefined,
+        );
+      case 'POST /forms/:id/publish':
+        return as.post(path.replace(':id', await newForm(false)));
+      case 'PATCH /forms/:id':
+        return as.patch(path.replace(':id', await newForm()), { title: 'Renamed' });
+      case 'POST /forms/:id/assign':
+        return as.post(path.replace(':id', await newForm()), { assignee_id: tenant.adminId });
+      case 'POST /forms/:id/submissions':
+        return as.post(path.replace(':id', await newForm()), {
+          data: { note: 'hello' },
+          submit: true,
+        });
+      case 'PATCH /submissions/:id':
+        return as.patch(path.replace(':id', await newDraft()), { data: { note: 'changed' } });
+      case 'POST /submissions/:id/submit':
+        return as.post(path.replace(':id', await newDraft()));
+      case 'POST /files':
+        return uploadFile(server, token, { name: 'doc.pdf', bytes: PDF });
+      case 'GET /files/:id': {
+        const uploader = canSubmit ? token : adminToken;
+        const file = await uploadFile(server, uploader, { name: 'doc.pdf', bytes: PDF });
+        return as.get(path.replace(':id', file.body['id'] as string));
+      }
       default:
         return as.call(method, path);
     }
@@ -114,7 +177,7 @@ describe('permission matrix (roles × endpoints, from permission-matrix.json)', 
   for (const [route, spec] of Object.entries(matrix.endpoints)) {
     it(`${route}: allowed for ${spec.allow.join(', ')}; 403 naming ${spec.permission} for the others`, async () => {
       for (const role of matrix.roles) {
-        const res = await request(route, tokens.get(role)!);
+        const res = await request(route, tokens.get(role)!, role);
         if (spec.allow.includes(role)) {
           expect(res.status, `${role} → ${route}: ${JSON.stringify(res.body)}`).to.be.within(
             200,

@@ -2,12 +2,32 @@ import { expect } from 'chai';
 import { loadConfig } from '../../src/config.js';
 import { productRoutes } from '../../src/http/app.js';
 import { createPlatform } from '../../src/services/platform.js';
-import { api, login, provisionTenant, type ProvisionedTenant } from '../helpers/api.js';
+import { api, login, provisionTenant, uploadFile, type ProvisionedTenant } from '../helpers/api.js';
 import { startTestServer, TEST_JWT_SECRET, type TestServer } from '../helpers/http.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-cluster.js';
 
 /** For each route with an id: which of B's ids to aim at, and a valid body. */
-const CASES: Record<string, { target: 'user' | 'role'; body?: unknown }> = {
+const CASES: Record<
+  string,
+  { target: 'user' | 'role' | 'form' | 'submission' | 'file'; body?: unknown }
+> = {
+  'GET /forms/:id': { target: 'form' },
+  'PATCH /forms/:id': { target: 'form', body: { title: 'Hijacked' } },
+  'DELETE /forms/:id': { target: 'form' },
+  'POST /forms/:id/publish': { target: 'form', body: {} },
+  'GET /forms/:id/versions': { target: 'form' },
+  'POST /forms/:id/public-link': { target: 'form', body: {} },
+  'DELETE /forms/:id/public-link': { target: 'form' },
+  'POST /forms/:id/assign': {
+    target: 'form',
+    body: { assignee_id: '01900000-0000-7000-8000-000000000001' },
+  },
+  'GET /forms/:id/submissions': { target: 'form' },
+  'POST /forms/:id/submissions': { target: 'form', body: { data: {} } },
+  'GET /submissions/:id': { target: 'submission' },
+  'PATCH /submissions/:id': { target: 'submission', body: { data: { note: 'hijacked' } } },
+  'POST /submissions/:id/submit': { target: 'submission', body: {} },
+  'GET /files/:id': { target: 'file' },
   'GET /users/:id': { target: 'user' },
   'PATCH /users/:id': { target: 'user', body: { full_name: 'Hijacked', status: 'disabled' } },
   'DELETE /users/:id': { target: 'user' },
@@ -26,6 +46,9 @@ describe('tenant isolation across the API', function () {
   let tokenA: string;
   let bUser: string;
   let bRole: string;
+  let bForm = '';
+  let bSubmission = '';
+  let bFile = '';
 
   const snapshotB = async () => ({
     users: await db.database.knex('users').where('tenant_id', b.tenantId).orderBy('id'),
@@ -36,6 +59,9 @@ describe('tenant isolation across the API', function () {
       .where('tenant_id', b.tenantId)
       .orderBy('id'),
     tenant: await db.database.knex('tenants').where('id', b.tenantId),
+    forms: await db.database.knex('forms').where('tenant_id', b.tenantId).orderBy('id'),
+    submissions: await db.database.knex('submissions').where('tenant_id', b.tenantId).orderBy('id'),
+    files: await db.database.knex('file_attachments').where('tenant_id', b.tenantId).orderBy('id'),
   });
 
   before(async () => {
@@ -57,6 +83,24 @@ describe('tenant isolation across the API', function () {
         permissions: ['forms.read'],
       })
     ).body.id;
+    const clientB = api(server, tokenB);
+    bForm = (
+      await clientB.post<{ id: string }>('/forms', {
+        key: 'b-form',
+        title: 'B form',
+        json_schema: { type: 'object', properties: { note: { type: 'string' } } },
+      })
+    ).body.id;
+    await clientB.post(`/forms/${bForm}/publish`);
+    bSubmission = (
+      await clientB.post<{ id: string }>(`/forms/${bForm}/submissions`, { data: { note: 'draft' } })
+    ).body.id;
+    const upload = await uploadFile(server, tokenB, {
+      name: 'b.pdf',
+      bytes: Buffer.from('%PDF-1.4\n%%EOF\n'),
+    });
+    bFile = upload.body['id'] as string;
+    for (const id of [bForm, bSubmission, bFile]) expect(id).to.match(/^[0-9a-f-]{36}$/);
   });
   after(async () => {
     await server.close();
@@ -76,7 +120,9 @@ describe('tenant isolation across the API', function () {
     const missing = '01900000-0000-7000-8000-000000000000';
     for (const [route, spec] of Object.entries(CASES)) {
       const [method, path] = route.split(' ') as [string, string];
-      const id = spec.target === 'user' ? bUser : bRole;
+      const id = { user: bUser, role: bRole, form: bForm, submission: bSubmission, file: bFile }[
+        spec.target
+      ];
       const theirs = await api(server, tokenA).call(method, path.replace(':id', id), spec.body);
       const nobody = await api(server, tokenA).call(
         method,

@@ -1,3 +1,4 @@
+import { FormData } from 'undici';
 import type { Database } from '../../src/db/database.js';
 import { systemScope } from '../../src/db/scope.js';
 import { TenantService } from '../../src/services/tenant-service.js';
@@ -61,10 +62,11 @@ export function api(server: TestServer, token?: string) {
         : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
     });
     const text = await res.text();
+    const json = /json/.test(res.headers.get('content-type') ?? '');
     return {
       status: res.status,
       headers: res.headers as unknown as Headers,
-      body: (text === '' ? {} : JSON.parse(text)) as T,
+      body: (text === '' ? {} : json ? JSON.parse(text) : { raw: text }) as T,
     };
   };
   return {
@@ -102,4 +104,32 @@ export async function login(
   if (res.status !== 200)
     throw new Error(`login failed for ${email}: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body;
+}
+
+/** Uploads bytes as multipart (part "file", plus form_id/field when given). */
+export async function uploadFile(
+  server: TestServer,
+  token: string,
+  file: { name: string; bytes: Buffer; type?: string },
+  target: { formId?: string; field?: string } = {},
+): Promise<ApiResponse> {
+  const form = new FormData();
+  form.append(
+    'file',
+    new Blob([file.bytes], { type: file.type ?? 'application/octet-stream' }),
+    file.name,
+  );
+  if (target.formId !== undefined) form.append('form_id', target.formId);
+  if (target.field !== undefined) form.append('field', target.field);
+  const res = await server.request('/api/v1/files', {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${token}` },
+    body: form,
+  });
+  const text = await res.text();
+  return {
+    status: res.status,
+    headers: res.headers as unknown as Headers,
+    body: text === '' ? {} : JSON.parse(text),
+  };
 }

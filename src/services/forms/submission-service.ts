@@ -1,0 +1,319 @@
+import { Type } from '@sinclair/typebox';
+import type { ServiceContext } from '../../context.js';
+import { withTransaction, type TxHandle } from '../../db/transaction.js';
+import { conflict, forbidden, notFound, validationFailed, type FieldError } from '../../errors.js';
+import { FileAttachment } from '../../models/file-attachment.js';
+import { Form, FormVersion } from '../../models/form.js';
+import { FormAssignment } from '../../models/form-assignment.js';
+import { Submission, SubmissionResponse, type SubmissionStatus } from '../../models/submission.js';
+import { validate } from '../../validation.js';
+import { writeAudit } from '../audit-service.js';
+import { actingUserId, assertPermission, hasPermission } from '../authorization.js';
+import { paginate, type Page, type PageQuery } from '../pagination.js';
+import type { DerivedField, MappedSchema } from './schema-mapper.js';
+import { ValidatorCache } from './submission-validator.js';
+import { readPointer, typedResponses, withoutHiddenAnswers } from './typed-responses.js';
+
+const Data = Type.Object({}, { additionalProperties: true });
+
+export const SubmissionCreate = Type.Object(
+  { data: Data, submit: Type.Optional(Type.Boolean({ default: false })) },
+  { additionalProperties: false },
+);
+export const SubmissionPatch = Type.Object({ data: Data }, { additionalProperties: false });
+export const SubmissionListQuery = Type.Object({
+  status: Type.Optional(
+    Type.Union(
+      ['draft', 'submitted', 'in_review', 'changes_requested', 'approved', 'rejected'].map((s) =>
+        Type.Literal(s),
+      ),
+    ),
+  ),
+  since: Type.Optional(Type.String({ format: 'date-time' })),
+  until: Type.Optional(Type.String({ format: 'date-time' })),
+});
+
+export interface SubmissionDto {
+  id: string;
+  form_id: string;
+  form_version: number;
+  status: SubmissionStatus;
+  data: Record<string, unknown>;
+  submitted_by: string | null;
+  via_public_link: boolean;
+  created_at: string;
+  updated_at: string;
+  submitted_at: string | null;
+  decided_at: string | null;
+}
+
+interface PinnedVersion {
+  version: FormVersion;
+  fields: DerivedField[];
+  draft: MappedSchema['draft'];
+}
+
+export const toSubmissionDto = (s: Submission): SubmissionDto => ({
+  id: s.id,
+  form_id: s.form_id,
+  form_version: s.form_version,
+  status: s.status,
+  data: s.data,
+  submitted_by: s.submitted_by,
+  via_public_link: s.via_public_link,
+  created_at: s.created_at.toISOString(),
+  updated_at: s.updated_at.toISOString(),
+  submitted_at: s.submitted_at?.toISOString() ?? null,
+  decided_at: s.decided_at?.toISOString() ?? null,
+});
+
+// Validators compiled once per published version, shared by every request of the process.
+const validators = new ValidatorCache();
+
+/** RFC 7386 JSON merge patch: drafts are filled in step by step. */
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch;
+  const result: Record<string, unknown> =
+    typeof target === 'object' && target !== null && !Array.isArray(target)
+      ? { ...(target as Record<string, unknown>) }
+      : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete result[key];
+    else result[key] = mergePatch(result[key], value);
+  }
+  return result;
+}
+
+/** Submissions: drafts, submit (validated against the pinned version), reads. */
+export class SubmissionService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  /**
+   * Starts a submission on the form's current version, as a draft or submitted
+   * at once. Throws CONFLICT (form not published/archived), VALIDATION_FAILED
+   * with the JSON pointer of each failing answer.
+   */
+  async create(
+    formId: string,
+    raw: unknown,
+    options: { viaPublicLink?: boolean } = {},
+  ): Promise<SubmissionDto> {
+    if (options.viaPublicLink !== true) assertPermission(this.ctx, 'submissions.create');
+    const input = validate(SubmissionCreate, raw, 'Submission');
+    return withTransaction(this.ctx.db, async (tx) => {
+      const form = await Form.query(tx.trx).where('id', formId).first();
+      if (form === undefined) throw notFound('Form', formId);
+      if (form.status !== 'published' || form.current_version === null) {
+        throw conflict(
+          form.status === 'archived' ? 'The form is archived' : 'The form is not published yet',
+        );
+      }
+      const pinned = await this.pinned(tx, form.id, form.current_version);
+      const data = withoutHiddenAnswers(pinned.fields, input.data);
+      this.check(pinned, data, input.submit === true);
+      await this.checkAttachments(tx, pinned.fields, data);
+      const now = new Date();
+      const submission = await Submission.query(tx.trx)
+        .insert({
+          form_id: form.id,
+          form_version: form.current_version,
+          submitted_by: actingUserId(this.ctx) ?? null,
+          status: input.submit === true ? 'submitted' : 'draft',
+          data,
+          via_public_link: options.viaPublicLink === true,
+          submitted_at: input.submit === true ? now : null,
+        })
+        .returning('*');
+      await this.storeResponses(tx, submission.id, pinned.fields, data);
+      if (input.submit === true) await this.completeAssignments(tx, form.id, submission.id);
+      await writeAudit(tx, this.ctx, {
+        action: input.submit === true ? 'submissions.submit' : 'submissions.create',
+        resourceType: 'submission',
+        resourceId: submission.id,
+        after: { form_id: form.id, form_version: form.current_version, status: submission.status },
+      });
+      return toSubmissionDto(submission);
+    });
+  }
+
+  /** Merges answers into a draft (or a submission sent back for changes). Only its submitter may. */
+  async update(id: string, raw: unknown): Promise<SubmissionDto> {
+    assertPermission(this.ctx, 'submissions.create');
+    const input = validate(SubmissionPatch, raw, 'Submission');
+    return withTransaction(this.ctx.db, async (tx) => {
+      const submission = await this.loadOwn(tx, id);
+      if (submission.status !== 'draft' && submission.status !== 'changes_requested') {
+        throw conflict(`The submission is ${submission.status}; only drafts can be edited`);
+      }
+      const pinned = await this.pinned(tx, submission.form_id, submission.form_version);
+      const merged = mergePatch(submission.data, input.data) as Record<string, unknown>;
+      const data = withoutHiddenAnswers(pinned.fields, merged);
+      this.check(pinned, data, false);
+      await this.checkAttachments(tx, pinned.fields, data);
+      const [updated] = await Submission.query(tx.trx)
+        .patch({ data, updated_at: new Date() })
+        .where('id', id)
+        .returning('*');
+      await this.storeResponses(tx, id, pinned.fields, data);
+      await writeAudit(tx, this.ctx, {
+        action: 'submissions.update',
+        resourceType: 'submission',
+        resourceId: id,
+      });
+      return toSubmissionDto(updated!);
+    });
+  }
+
+  /** Submits a draft after full validation against its pinned version. */
+  async submit(id: string): Promise<SubmissionDto> {
+    assertPermission(this.ctx, 'submissions.create');
+    return withTransaction(this.ctx.db, async (tx) => {
+      const submission = await this.loadOwn(tx, id);
+      if (submission.status !== 'draft' && submission.status !== 'changes_requested') {
+        throw conflict(`The submission is already ${submission.status}`);
+      }
+      const pinned = await this.pinned(tx, submission.form_id, submission.form_version);
+      this.check(pinned, submission.data, true);
+      const [updated] = await Submission.query(tx.trx)
+        .patch({ status: 'submitted', submitted_at: new Date(), updated_at: new Date() })
+        .where('id', id)
+        .returning('*');
+      await this.completeAssignments(tx, submission.form_id, id);
+      await writeAudit(tx, this.ctx, {
+        action: 'submissions.submit',
+        resourceType: 'submission',
+        resourceId: id,
+        before: { status: submission.status },
+        after: { status: 'submitted' },
+      });
+      return toSubmissionDto(updated!);
+    });
+  }
+
+  /** Without submissions.read a user sees only their own (others answer 404). */
+  async get(id: string): Promise<SubmissionDto> {
+    return withTransaction(this.ctx.db, async (tx) => {
+      const query = Submission.query(tx.trx).where('id', id);
+      if (!hasPermission(this.ctx, 'submissions.read'))
+        query.where('submitted_by', actingUserId(this.ctx) ?? null);
+      const submission = await query.first();
+      if (submission === undefined) throw notFound('Submission', id);
+      return toSubmissionDto(submission);
+    });
+  }
+
+  async listForForm(
+    formId: string,
+    page: PageQuery,
+    filter: { status?: string; since?: string; until?: string },
+  ): Promise<Page<SubmissionDto>> {
+    if (!hasPermission(this.ctx, 'submissions.read'))
+      assertPermission(this.ctx, 'submissions.create');
+    return withTransaction(this.ctx.db, async (tx) => {
+      if ((await Form.query(tx.trx).where('id', formId).select('id').first()) === undefined) {
+        throw notFound('Form', formId);
+      }
+      const query = Submission.query(tx.trx).where('form_id', formId);
+      if (!hasPermission(this.ctx, 'submissions.read'))
+        query.where('submitted_by', actingUserId(this.ctx) ?? null);
+      if (filter.status !== undefined) query.where('status', filter.status);
+      if (filter.since !== undefined) query.where('submissions.created_at', '>=', filter.since);
+      if (filter.until !== undefined) query.where('submissions.created_at', '<', filter.until);
+      const { rows, next_cursor } = await paginate(query, page, 'submissions');
+      return { data: rows.map(toSubmissionDto), next_cursor };
+    });
+  }
+
+  private check(pinned: PinnedVersion, data: Record<string, unknown>, full: boolean): void {
+    const validateFn = validators.get(pinned.version.id, pinned.version.json_schema, pinned.draft);
+    let errors = validateFn(data);
+    // A draft may be incomplete: only answers that are there must be right.
+    if (!full) errors = errors.filter((e) => readPointer(data, e.path) !== undefined);
+    if (errors.length > 0) {
+      throw validationFailed(
+        full ? 'The submission is not valid' : 'Some answers are not valid',
+        errors,
+      );
+    }
+  }
+
+  /** File answers must name attachments of this tenant (ids of another tenant are simply not found). */
+  private async checkAttachments(
+    tx: TxHandle,
+    fields: DerivedField[],
+    data: unknown,
+  ): Promise<void> {
+    const refs = fields
+      .filter((f) => f.type === 'file')
+      .map((f) => ({ path: f.path, id: readPointer(data, f.path) }))
+      .filter((r): r is { path: string; id: string } => typeof r.id === 'string');
+    if (refs.length === 0) return;
+    const found = await FileAttachment.query(tx.trx)
+      .whereIn(
+        'id',
+        refs.map((r) => r.id),
+      )
+      .select('id');
+    const known = new Set(found.map((f) => f.id));
+    const errors: FieldError[] = refs
+      .filter((r) => !known.has(r.id))
+      .map((r) => ({ path: r.path, message: 'no such file' }));
+    if (errors.length > 0) throw validationFailed('A file answer names no uploaded file', errors);
+  }
+
+  private async storeResponses(
+    tx: TxHandle,
+    submissionId: string,
+    fields: DerivedField[],
+    data: unknown,
+  ): Promise<void> {
+    await SubmissionResponse.query(tx.trx).delete().where('submission_id', submissionId);
+    const rows = typedResponses(fields, data);
+    if (rows.length > 0) {
+      await SubmissionResponse.query(tx.trx).insert(
+        rows.map((r) => ({ ...r, submission_id: submissionId })),
+      );
+    }
+    const files = rows.filter((r) => r.file_attachment_id !== null);
+    for (const file of files) {
+      await FileAttachment.query(tx.trx)
+        .patch({ submission_id: submissionId, field_path: file.path })
+        .where('id', file.file_attachment_id!);
+    }
+  }
+
+  private async completeAssignments(
+    tx: TxHandle,
+    formId: string,
+    submissionId: string,
+  ): Promise<void> {
+    const userId = actingUserId(this.ctx);
+    if (userId === undefined) return;
+    await FormAssignment.query(tx.trx)
+      .patch({
+        status: 'completed',
+        submission_id: submissionId,
+        completed_at: new Date(),
+        updated_at: new Date(),
+      })
+      .where({ form_id: formId, assignee_id: userId, status: 'pending' });
+  }
+
+  private async pinned(tx: TxHandle, formId: string, version: number): Promise<PinnedVersion> {
+    const row = await FormVersion.query(tx.trx).where({ form_id: formId, version }).first();
+    if (row === undefined) throw notFound('Form version', `${formId}@${version}`);
+    const mapping = row.fields as { fields: DerivedField[]; draft: MappedSchema['draft'] };
+    return { version: row, fields: mapping.fields, draft: mapping.draft };
+  }
+
+  private async loadOwn(tx: TxHandle, id: string): Promise<Submission> {
+    const submission = await Submission.query(tx.trx).where('id', id).forUpdate().first();
+    const userId = actingUserId(this.ctx);
+    if (submission === undefined) throw notFound('Submission', id);
+    if (submission.submitted_by !== userId) {
+      if (!hasPermission(this.ctx, 'submissions.read')) throw notFound('Submission', id);
+      throw forbidden('Only the submitter can change a submission');
+    }
+    return submission;
+  }
+}
