@@ -42,6 +42,7 @@ export default class Start extends DaemonCommand<typeof Start> {
         this.log(`Demo tenant "${demo.tenant}" created. Admin login (shown once):`);
         this.log(`  email:    ${demo.email}`);
         this.log(`  password: ${demo.password}`);
+        this.log(`  forms:    ${(demo.forms ?? []).join(', ')}`);
       } else {
         this.log(
           `Demo tenant "${demo.tenant}" (admin ${demo.email}; password printed on first start)`,

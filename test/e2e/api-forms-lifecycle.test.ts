@@ -345,6 +345,64 @@ describe('form lifecycle: versions, drafts, conditions, files, assignments, publ
     expect((await api(server).get(`/public/forms/${publicToken}`)).status).to.equal(404);
   });
 
+  it('filters submission lists by status and dates, archives used forms, and enforces the forms limit', async () => {
+    const client = api(server, token);
+    const all = await client.get<{ data: SubmissionBody[] }>(
+      `/forms/${form.id}/submissions?limit=200`,
+    );
+    const submitted = await client.get<{ data: SubmissionBody[] }>(
+      `/forms/${form.id}/submissions?status=submitted&limit=200`,
+    );
+    expect(submitted.body.data.length).to.be.greaterThan(0);
+    expect(submitted.body.data.every((s) => s.status === 'submitted')).to.equal(true);
+    const future = new Date(Date.now() + 3_600_000).toISOString();
+    const none = await client.get<{ data: SubmissionBody[] }>(
+      `/forms/${form.id}/submissions?since=${encodeURIComponent(future)}`,
+    );
+    expect(none.body.data).to.deep.equal([]);
+    const until = await client.get<{ data: SubmissionBody[] }>(
+      `/forms/${form.id}/submissions?until=${encodeURIComponent(future)}&limit=200`,
+    );
+    expect(until.body.data.length).to.equal(all.body.data.length);
+    expect((await client.get(`/forms/${form.id}/submissions?since=yesterday`)).status).to.equal(
+      422,
+    );
+
+    const used = (
+      await client.post<FormBody>('/forms', { key: 'used', title: 'Used', json_schema: schemaV1 })
+    ).body;
+    await client.post(`/forms/${used.id}/publish`);
+    await client.post(`/forms/${used.id}/submissions`, {
+      data: { visitor: 'U', hazard: false },
+      submit: true,
+    });
+    expect((await client.delete(`/forms/${used.id}`)).status).to.equal(204);
+    const archived = await client.get<FormBody>(`/forms/${used.id}`);
+    expect(archived.body.status).to.equal('archived');
+    const late = await client.post(`/forms/${used.id}/submissions`, {
+      data: { visitor: 'L', hazard: false },
+      submit: true,
+    });
+    expect(late.status).to.equal(409);
+    expect(late.body['detail']).to.match(/archived/);
+
+    const small = await provisionTenant(db.database, 'few-forms', 'free');
+    const smallToken = (await login(server, small.adminEmail, small.adminPassword)).access_token;
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i += 1) {
+      statuses.push(
+        (
+          await api(server, smallToken).post('/forms', {
+            key: `f${i}`,
+            title: 'F',
+            json_schema: schemaV1,
+          })
+        ).status,
+      );
+    }
+    expect(statuses).to.deep.equal([201, 201, 201, 403]);
+  });
+
   it('refuses unmappable and hostile schemas whole, and stays responsive', async () => {
     const client = api(server, token);
     const remote = await client.post('/forms', {

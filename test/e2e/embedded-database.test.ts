@@ -57,6 +57,9 @@ describe('embedded PostgreSQL (no DATABASE_URL)', function () {
       expect(first.stdout()).to.match(/Demo tenant "demo" created/);
       expect(first.stdout()).to.match(/email: +admin@demo\.infield\.test/);
       expect(first.stdout()).to.match(/password: +\S{20,}/);
+      expect(first.stdout()).to.match(
+        /forms: +expense-claim, leave-request, site-safety-inspection/,
+      );
       const health = await client.request('/health');
       const body = (await health.json()) as { status: string };
       expect(health.status, JSON.stringify(body)).to.equal(200);
