@@ -21,6 +21,7 @@ import { tenantRoutes } from './routes/tenant-routes.js';
 import { userRoutes } from './routes/user-routes.js';
 import { formRoutes } from './routes/form-routes.js';
 import { submissionRoutes } from './routes/submission-routes.js';
+import { approvalRoutes } from './routes/approval-routes.js';
 import { createAuthGuard } from './auth-guard.js';
 import type { Platform } from '../services/platform.js';
 import type { AppState } from './state.js';
@@ -46,6 +47,7 @@ export function productRoutes(platform: Platform): AnyRoute[] {
     ...roleRoutes(),
     ...formRoutes(platform),
     ...submissionRoutes(platform),
+    ...approvalRoutes(),
   ];
 }
 

@@ -146,6 +146,36 @@ describe('permission matrix (roles × endpoints, from permission-matrix.json)', 
         return as.patch(path.replace(':id', await newDraft()), { data: { note: 'changed' } });
       case 'POST /submissions/:id/submit':
         return as.post(path.replace(':id', await newDraft()));
+      case 'POST /approvals/:id/approve':
+      case 'POST /approvals/:id/reject':
+      case 'POST /approvals/:id/request-changes': {
+        const formId = (
+          await admin.post<{ id: string }>('/forms', {
+            key: `policy-${counter}`,
+            title: 'P',
+            json_schema: formSchema,
+            approval_policy: {
+              steps: [
+                {
+                  name: 'S',
+                  approvers: { users: [`as-${role}@matrix.example.test`] },
+                  rule: 'any',
+                },
+              ],
+            },
+          })
+        ).body.id;
+        await admin.post(`/forms/${formId}/publish`);
+        const sub = await admin.post<{ id: string }>(`/forms/${formId}/submissions`, {
+          data: { note: 'n' },
+          submit: true,
+        });
+        const approvals = await admin.get<{ data: { id: string; submission_id: string }[] }>(
+          '/approvals?status=pending&limit=200',
+        );
+        const approval = approvals.body.data.find((a) => a.submission_id === sub.body.id)!;
+        return as.post(path.replace(':id', approval.id), { comment: 'ok' });
+      }
       case 'POST /files':
         return uploadFile(server, token, { name: 'doc.pdf', bytes: PDF });
       case 'GET /files/:id': {

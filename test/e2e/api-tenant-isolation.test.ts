@@ -9,7 +9,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/test-cluster.j
 /** For each route with an id: which of B's ids to aim at, and a valid body. */
 const CASES: Record<
   string,
-  { target: 'user' | 'role' | 'form' | 'submission' | 'file'; body?: unknown }
+  { target: 'user' | 'role' | 'form' | 'submission' | 'file' | 'approval'; body?: unknown }
 > = {
   'GET /forms/:id': { target: 'form' },
   'PATCH /forms/:id': { target: 'form', body: { title: 'Hijacked' } },
@@ -28,6 +28,9 @@ const CASES: Record<
   'PATCH /submissions/:id': { target: 'submission', body: { data: { note: 'hijacked' } } },
   'POST /submissions/:id/submit': { target: 'submission', body: {} },
   'GET /files/:id': { target: 'file' },
+  'POST /approvals/:id/approve': { target: 'approval', body: {} },
+  'POST /approvals/:id/reject': { target: 'approval', body: {} },
+  'POST /approvals/:id/request-changes': { target: 'approval', body: {} },
   'GET /users/:id': { target: 'user' },
   'PATCH /users/:id': { target: 'user', body: { full_name: 'Hijacked', status: 'disabled' } },
   'DELETE /users/:id': { target: 'user' },
@@ -49,6 +52,7 @@ describe('tenant isolation across the API', function () {
   let bForm = '';
   let bSubmission = '';
   let bFile = '';
+  let bApproval = '';
 
   const snapshotB = async () => ({
     users: await db.database.knex('users').where('tenant_id', b.tenantId).orderBy('id'),
@@ -62,6 +66,7 @@ describe('tenant isolation across the API', function () {
     forms: await db.database.knex('forms').where('tenant_id', b.tenantId).orderBy('id'),
     submissions: await db.database.knex('submissions').where('tenant_id', b.tenantId).orderBy('id'),
     files: await db.database.knex('file_attachments').where('tenant_id', b.tenantId).orderBy('id'),
+    approvals: await db.database.knex('approvals').where('tenant_id', b.tenantId).orderBy('id'),
   });
 
   before(async () => {
@@ -100,7 +105,18 @@ describe('tenant isolation across the API', function () {
       bytes: Buffer.from('%PDF-1.4\n%%EOF\n'),
     });
     bFile = upload.body['id'] as string;
-    for (const id of [bForm, bSubmission, bFile]) expect(id).to.match(/^[0-9a-f-]{36}$/);
+    const policyForm = (
+      await clientB.post<{ id: string }>('/forms', {
+        key: 'b-policy',
+        title: 'B policy',
+        json_schema: { type: 'object', properties: { note: { type: 'string' } } },
+        approval_policy: { steps: [{ name: 'S', approvers: { roles: ['admin'] }, rule: 'any' }] },
+      })
+    ).body.id;
+    await clientB.post(`/forms/${policyForm}/publish`);
+    await clientB.post(`/forms/${policyForm}/submissions`, { data: { note: 'x' }, submit: true });
+    bApproval = (await clientB.get<{ data: { id: string }[] }>('/approvals')).body.data[0]!.id;
+    for (const id of [bForm, bSubmission, bFile, bApproval]) expect(id).to.match(/^[0-9a-f-]{36}$/);
   });
   after(async () => {
     await server.close();
@@ -120,9 +136,14 @@ describe('tenant isolation across the API', function () {
     const missing = '01900000-0000-7000-8000-000000000000';
     for (const [route, spec] of Object.entries(CASES)) {
       const [method, path] = route.split(' ') as [string, string];
-      const id = { user: bUser, role: bRole, form: bForm, submission: bSubmission, file: bFile }[
-        spec.target
-      ];
+      const id = {
+        user: bUser,
+        role: bRole,
+        form: bForm,
+        submission: bSubmission,
+        file: bFile,
+        approval: bApproval,
+      }[spec.target];
       const theirs = await api(server, tokenA).call(method, path.replace(':id', id), spec.body);
       const nobody = await api(server, tokenA).call(
         method,

@@ -13,6 +13,7 @@ import { paginate, type Page, type PageQuery } from '../pagination.js';
 import type { DerivedField, MappedSchema } from './schema-mapper.js';
 import { ValidatorCache } from './submission-validator.js';
 import { readPointer, typedResponses, withoutHiddenAnswers } from './typed-responses.js';
+import { startWorkflow } from '../approvals/workflow.js';
 
 const Data = Type.Object({}, { additionalProperties: true });
 
@@ -125,14 +126,18 @@ export class SubmissionService {
         })
         .returning('*');
       await this.storeResponses(tx, submission.id, pinned.fields, data);
-      if (input.submit === true) await this.completeAssignments(tx, form.id, submission.id);
+      if (input.submit === true) {
+        await this.completeAssignments(tx, form.id, submission.id);
+        await startWorkflow(tx, submission, 'draft');
+      }
+      const current = (await Submission.query(tx.trx).where('id', submission.id).first())!;
       await writeAudit(tx, this.ctx, {
         action: input.submit === true ? 'submissions.submit' : 'submissions.create',
         resourceType: 'submission',
         resourceId: submission.id,
-        after: { form_id: form.id, form_version: form.current_version, status: submission.status },
+        after: { form_id: form.id, form_version: form.current_version, status: current.status },
       });
-      return toSubmissionDto(submission);
+      return toSubmissionDto(current);
     });
   }
 
@@ -179,14 +184,16 @@ export class SubmissionService {
         .where('id', id)
         .returning('*');
       await this.completeAssignments(tx, submission.form_id, id);
+      await startWorkflow(tx, updated!, submission.status);
+      const current = (await Submission.query(tx.trx).where('id', id).first())!;
       await writeAudit(tx, this.ctx, {
         action: 'submissions.submit',
         resourceType: 'submission',
         resourceId: id,
         before: { status: submission.status },
-        after: { status: 'submitted' },
+        after: { status: current.status },
       });
-      return toSubmissionDto(updated!);
+      return toSubmissionDto(current);
     });
   }
 

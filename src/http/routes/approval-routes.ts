@@ -1,0 +1,84 @@
+import { Type } from '@sinclair/typebox';
+import {
+  ApprovalListQuery,
+  ApprovalService,
+  DecisionInput,
+  type Decision,
+} from '../../services/approvals/approval-service.js';
+import { PageQuery } from '../../services/pagination.js';
+import { services } from '../auth-guard.js';
+import { defineRoute, type AnyRoute, type KoaContext } from '../route.js';
+import { IdParams, PageOf } from '../schemas.js';
+
+const tags = ['approvals'];
+
+const ApprovalSchema = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  submission_id: Type.String({ format: 'uuid' }),
+  form_id: Type.String({ format: 'uuid' }),
+  round: Type.Integer(),
+  step: Type.Integer(),
+  step_name: Type.Union([Type.String(), Type.Null()]),
+  rule: Type.String({ enum: ['any', 'all'] }),
+  status: Type.String(),
+  assignee_user_id: Type.Union([Type.String(), Type.Null()]),
+  assignee_role: Type.Union([Type.String(), Type.Null()]),
+  due_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  decided_by: Type.Union([Type.String(), Type.Null()]),
+  decided_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  comment: Type.Union([Type.String(), Type.Null()]),
+  created_at: Type.String({ format: 'date-time' }),
+});
+
+const decisionRoute = (decision: Decision, path: string, summary: string): AnyRoute =>
+  defineRoute({
+    operationId: `${decision.replace('_c', 'C')}Approval`,
+    method: 'post',
+    path,
+    summary,
+    description:
+      'Only a named approver, a member of the named role, or a superuser may decide. Deciding twice is 409.',
+    tags,
+    access: { kind: 'authenticated', permission: 'approvals.decide' },
+    params: IdParams,
+    body: DecisionInput,
+    responses: { 200: { description: 'The decided approval', schema: ApprovalSchema } },
+    handler: async ({ params, body, ctx }) => ({
+      body: await new ApprovalService(services(ctx)).decide(params.id, decision, body),
+    }),
+  });
+
+export function approvalRoutes(): AnyRoute[] {
+  const approvals = (ctx: KoaContext) => new ApprovalService(services(ctx));
+  return [
+    defineRoute({
+      operationId: 'listApprovals',
+      method: 'get',
+      path: '/approvals',
+      summary: 'Approvals, filtered by status, form, or assignee=me (you or one of your roles)',
+      tags,
+      access: { kind: 'authenticated', permission: 'approvals.read' },
+      query: Type.Composite([PageQuery, ApprovalListQuery]),
+      responses: { 200: { description: 'A page of approvals', schema: PageOf(ApprovalSchema) } },
+      handler: async ({ query, ctx }) => {
+        const { limit, cursor, ...filter } = query;
+        return {
+          body: await approvals(ctx).list(
+            {
+              ...(limit === undefined ? {} : { limit }),
+              ...(cursor === undefined ? {} : { cursor }),
+            },
+            filter,
+          ),
+        };
+      },
+    }),
+    decisionRoute('approve', '/approvals/:id/approve', 'Approve'),
+    decisionRoute('reject', '/approvals/:id/reject', 'Reject (rejects the submission)'),
+    decisionRoute(
+      'request_changes',
+      '/approvals/:id/request-changes',
+      'Send the submission back to its submitter for changes',
+    ),
+  ];
+}
