@@ -113,7 +113,8 @@ export abstract class InfieldCommand<T extends typeof Command> extends Command {
         ? known.message
         : isOclifError
           ? (err.message ?? 'invalid usage').split('\n')[0]!
-          : `Internal error: ${err.message ?? String(err)}`;
+          : // Driver messages can span lines and hold SQL: the details are for --debug.
+            `Internal error (${err.name ?? 'Error'}): ${(err.message ?? String(err)).split('\n')[0]!.slice(0, 200)}; run with --debug for details`;
     if (this.jsonEnabled()) {
       this.logJson({
         error: {

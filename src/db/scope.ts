@@ -52,3 +52,6 @@ export async function applyScope(trx: Knex.Transaction, scope: Scope): Promise<v
   }
   bindScope(trx, scope);
 }
+
+/** SQL for the transaction's tenant, for set-based inserts that stamp rows (RLS checks them). */
+export const CURRENT_TENANT_SQL = `nullif(current_setting('app.tenant_id', true), '')::uuid`;

@@ -176,6 +176,8 @@ describe('permission matrix (roles × endpoints, from permission-matrix.json)', 
         const approval = approvals.body.data.find((a) => a.submission_id === sub.body.id)!;
         return as.post(path.replace(':id', approval.id), { comment: 'ok' });
       }
+      case 'POST /approvals/bulk':
+        return as.post(path, { decision: 'approve', filter: {}, dry_run: true });
       case 'POST /files':
         return uploadFile(server, token, { name: 'doc.pdf', bytes: PDF });
       case 'GET /files/:id': {

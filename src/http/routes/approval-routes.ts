@@ -5,6 +5,7 @@ import {
   DecisionInput,
   type Decision,
 } from '../../services/approvals/approval-service.js';
+import { BulkApprovalService, BulkInput } from '../../services/approvals/bulk-approval-service.js';
 import { PageQuery } from '../../services/pagination.js';
 import { services } from '../auth-guard.js';
 import { defineRoute, type AnyRoute, type KoaContext } from '../route.js';
@@ -72,6 +73,33 @@ export function approvalRoutes(): AnyRoute[] {
           ),
         };
       },
+    }),
+    defineRoute({
+      operationId: 'bulkDecideApprovals',
+      method: 'post',
+      path: '/approvals/bulk',
+      summary: 'Decide many pending approvals at once (by ids or filter)',
+      description:
+        'Set-based, in one transaction; advances workflows as one-by-one decisions would, with one audit row per decision and the same emails. dry_run: true counts and samples without writing.',
+      tags,
+      access: { kind: 'authenticated', permission: 'approvals.bulk' },
+      body: BulkInput,
+      responses: {
+        200: {
+          description: 'Counts',
+          schema: Type.Object({
+            matched: Type.Integer(),
+            decided: Type.Integer(),
+            skipped: Type.Integer(),
+            submissions_completed: Type.Integer(),
+            dry_run: Type.Boolean(),
+            sample: Type.Array(Type.Unknown()),
+          }),
+        },
+      },
+      handler: async ({ body, ctx }) => ({
+        body: await new BulkApprovalService(services(ctx)).run(body),
+      }),
     }),
     decisionRoute('approve', '/approvals/:id/approve', 'Approve'),
     decisionRoute('reject', '/approvals/:id/reject', 'Reject (rejects the submission)'),

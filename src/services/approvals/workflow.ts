@@ -4,7 +4,8 @@ import { Form } from '../../models/form.js';
 import { Submission } from '../../models/submission.js';
 import { User, UserRole } from '../../models/user.js';
 import type { ApprovalPolicy } from '../forms/approval-policy.js';
-import { enqueueEmails, type OutgoingEmail } from '../outbox-service.js';
+import { enqueueEmails } from '../outbox-service.js';
+import { approvalRequestedEmail, submitterEmail, type Outcome } from './email-templates.js';
 
 /** Emails of the users who can act for the given approvers (users, and members of roles). */
 export async function approverEmails(
@@ -26,7 +27,10 @@ export async function approverEmails(
   return [...new Set([...direct, ...viaRoles].map((u) => u.email))].sort();
 }
 
-async function submitterEmail(tx: TxHandle, submission: Submission): Promise<string | undefined> {
+async function submitterEmailAddress(
+  tx: TxHandle,
+  submission: Submission,
+): Promise<string | undefined> {
   if (submission.submitted_by === null) return undefined;
   const user = await User.query(tx.trx)
     .where('id', submission.submitted_by)
@@ -76,17 +80,13 @@ export async function openStep(
   );
   if (to.length > 0) {
     await enqueueEmails(tx, [
-      {
-        kind: 'approval.requested',
+      approvalRequestedEmail({
         to,
-        subject: `Approval needed: ${form.title}`,
-        text:
-          `A submission of "${form.title}" waits for your decision (step "${spec.name}").` +
-          (due === null ? '' : `\nIt is due by ${due.toISOString()}.`) +
-          `\n\nSubmission ${submission.id}\n`,
-        relatedType: 'submission',
-        relatedId: submission.id,
-      },
+        formTitle: form.title,
+        stepName: spec.name,
+        dueAt: due,
+        submissionId: submission.id,
+      }),
     ]);
   }
 }
@@ -120,26 +120,12 @@ export async function notifySubmitter(
   tx: TxHandle,
   submission: Submission,
   form: Form,
-  outcome: 'approved' | 'rejected' | 'changes_requested',
+  outcome: Outcome,
   comment: string | null,
 ): Promise<void> {
-  const to = await submitterEmail(tx, submission);
+  const to = await submitterEmailAddress(tx, submission);
   if (to === undefined) return;
-  const words = {
-    approved: 'was approved',
-    rejected: 'was rejected',
-    changes_requested: 'needs changes',
-  }[outcome];
-  const email: OutgoingEmail = {
-    kind: `submission.${outcome}`,
-    to: [to],
-    subject: `Your submission of ${form.title} ${words}`,
-    text:
-      `Your submission of "${form.title}" ${words}.` +
-      (comment === null || comment === '' ? '' : `\n\nComment: ${comment}`) +
-      `\n\nSubmission ${submission.id}\n`,
-    relatedType: 'submission',
-    relatedId: submission.id,
-  };
-  await enqueueEmails(tx, [email]);
+  await enqueueEmails(tx, [
+    submitterEmail({ to, formTitle: form.title, outcome, comment, submissionId: submission.id }),
+  ]);
 }

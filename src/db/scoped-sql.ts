@@ -1,0 +1,24 @@
+import { AppError } from '../errors.js';
+import type { TxHandle } from './transaction.js';
+
+/**
+ * Raw, set-based SQL for tenant work (bulk operations). Runs only inside a
+ * tenant transaction: row-level security is then the tenant filter, exactly
+ * as for the models, and a system or bare connection is refused.
+ */
+export async function tenantSql<T = Record<string, unknown>>(
+  tx: TxHandle,
+  sql: string,
+  bindings: readonly unknown[] = [],
+): Promise<T[]> {
+  if (tx.scope.kind !== 'tenant') {
+    throw new AppError(
+      'TENANT_SCOPE_REQUIRED',
+      'Set-based tenant SQL needs a tenant transaction',
+      500,
+      1,
+    );
+  }
+  const result = await tx.trx.raw(sql, bindings as never);
+  return (result as { rows: T[] }).rows;
+}
