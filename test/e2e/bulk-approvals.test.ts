@@ -4,6 +4,7 @@ import { ApprovalService } from '../../src/services/approvals/approval-service.j
 import type { ServiceContext } from '../../src/context.js';
 import { api, login, provisionTenant, type ProvisionedTenant } from '../helpers/api.js';
 import { hasStackTrace, runCli } from '../helpers/cli.js';
+import { runInPty } from '../helpers/pty.js';
 import { startTestServer, type TestServer } from '../helpers/http.js';
 import { createTestDatabase, testLogger, type TestDatabase } from '../helpers/test-cluster.js';
 
@@ -355,6 +356,30 @@ describe('bulk approvals', function () {
     expect(both.code).to.equal(2);
     for (const r of [unknown, duration, empty, both])
       expect(hasStackTrace(r.stderr)).to.equal(false);
+  });
+
+  it('on a terminal, asks for confirmation showing the count; "no" decides nothing', async () => {
+    const w = await world('bulk-tty', 2);
+    const args = ['approval:bulk', '--tenant', 'bulk-tty', '--approve', '--form', 'both'];
+    const declined = await runInPty(args, { DATABASE_URL: db.url }, [
+      { prompt: 'Approve 4 approval(s)?', keys: 'n\r' },
+    ]);
+    expect(declined.error, declined.output).to.equal(undefined);
+    expect(declined.output).to.contain('Nothing decided.');
+    const pendingBoth = () =>
+      db.database
+        .knex('approvals')
+        .where({ tenant_id: w.tenant.tenantId, form_id: w.forms['both'], status: 'pending' });
+    expect(await pendingBoth()).to.have.length(4);
+    const accepted = await runInPty(args, { DATABASE_URL: db.url }, [
+      { prompt: 'Approve 4 approval(s)?', keys: 'y\r' },
+    ]);
+    expect(accepted.error, accepted.output).to.equal(undefined);
+    expect(accepted.output).to.contain(
+      '4 matched, 4 decided, 0 skipped (already decided), 2 submission(s) completed',
+    );
+    expect(accepted.output).to.match(/… decided: 4/);
+    expect(await pendingBoth()).to.have.length(0);
   });
 
   it('a failure mid-bulk leaves no half-decided batch', async () => {

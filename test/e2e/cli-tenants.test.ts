@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { BIN, cleanEnv, hasStackTrace, REPO_ROOT, runCli, type CliResult } from '../helpers/cli.js';
+import { hasStackTrace, runCli, type CliResult } from '../helpers/cli.js';
+import { runInPty } from '../helpers/pty.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-cluster.js';
 
 interface TenantJson {
@@ -35,70 +35,6 @@ interface SeedJson {
 }
 
 const DEFAULT_ROLE_NAMES = ['admin', 'manager', 'approver', 'submitter', 'viewer'];
-
-/** Single-quotes a word for `sh -c`. */
-const shellQuote = (word: string): string => `'${word.replaceAll("'", `'\\''`)}'`;
-
-interface PtyStep {
-  /** Text the prompt shows; the answer is typed once it appears (after the previous one). */
-  prompt: string;
-  /** Keys to type, e.g. `acme\r`. */
-  keys: string;
-}
-
-/**
- * Runs the CLI inside a pseudo-terminal (util-linux `script`), typing each
- * answer when its prompt appears. Bounded by `timeoutMs` (SIGKILL after).
- */
-function runInPty(
-  args: string[],
-  env: Record<string, string | undefined>,
-  steps: PtyStep[],
-  timeoutMs = 60_000,
-): Promise<{ code: number | null; output: string; error?: string }> {
-  const command = [process.execPath, BIN, ...args].map(shellQuote).join(' ');
-  return new Promise((resolve, reject) => {
-    const child = spawn('script', ['-qfec', command, '/dev/null'], {
-      cwd: REPO_ROOT,
-      env: cleanEnv({ ...env, TERM: 'xterm', COLUMNS: '120', LINES: '40' }),
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let output = '';
-    let consumed = 0;
-    let step = 0;
-    let failure: string | undefined;
-    const advance = (): void => {
-      while (step < steps.length) {
-        const { prompt, keys } = steps[step]!;
-        const at = output.indexOf(prompt, consumed);
-        if (at < 0) return;
-        consumed = at + prompt.length;
-        step += 1;
-        child.stdin.write(keys);
-      }
-    };
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      advance();
-    });
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const timer = setTimeout(() => {
-      failure = `timed out at step ${step} (${steps[step]?.prompt ?? 'exit'})`;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (failure === undefined && step < steps.length) {
-        failure = `exited before prompt "${steps[step]!.prompt}"`;
-      }
-      resolve({ code, output, ...(failure === undefined ? {} : { error: failure }) });
-    });
-  });
-}
 
 describe('CLI: tenants, roles and users', function () {
   this.timeout(120_000);

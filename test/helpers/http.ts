@@ -25,7 +25,8 @@ export function httpClient(
   const agent = new Agent({ keepAliveTimeout: 1000 });
   return {
     request: (path, init) => undiciFetch(`${baseUrl}${path}`, { ...init, dispatcher: agent }),
-    close: () => agent.close(),
+    // destroy, not close: close would wait for an upload the server stopped reading (413).
+    close: () => agent.destroy(),
   };
 }
 

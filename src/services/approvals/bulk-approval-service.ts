@@ -9,7 +9,6 @@ import { Role } from '../../models/role.js';
 import { User } from '../../models/user.js';
 import { validate } from '../../validation.js';
 import { actingUserId, assertPermission } from '../authorization.js';
-import { enqueueEmailsSetBased, type OutgoingEmail } from '../outbox-service.js';
 import { approvalRequestedEmail, submitterEmail } from './email-templates.js';
 
 export const BulkInput = Type.Object(
@@ -75,6 +74,21 @@ export function parseAge(text: string, path = 'older_than'): number {
       { path, message: 'is not a duration' },
     ]);
   return Number(match[1]) * UNIT_SECONDS[match[2]!]!;
+}
+
+/** Placeholders rendered into the email templates, then replaced per row in SQL. */
+const MARK = {
+  to: '\u0001to\u0001',
+  title: '\u0001title\u0001',
+  id: '\u0001id\u0001',
+  step: '\u0001step\u0001',
+};
+const mark = (name: string): string => `chr(1) || '${name}' || chr(1)`;
+
+/** SQL substituting the row's values (form title, submission id, step name when in scope) into a template. */
+function fill(param: string, withStep = false): string {
+  const base = `replace(replace(${param}::text, ${mark('title')}, f.title), ${mark('id')}, s.id::text)`;
+  return withStep ? `replace(${base}, ${mark('step')}, coalesce(st ->> 'name', ''))` : base;
 }
 
 class DryRunDone {
@@ -307,24 +321,30 @@ export class BulkApprovalService {
       `update approvals p set status = 'cancelled', updated_at = now() from bulk_done g
        where p.submission_id = g.submission_id and p.round = g.round and p.step = g.step and p.status = 'pending'`,
     );
-    const finished = await tenantSql<{ id: string; form_id: string; submitted_by: string | null }>(
+    await tenantSql(tx, 'create temp table bulk_finished (id uuid primary key) on commit drop');
+    await tenantSql(
       tx,
-      `update submissions s set status = ?, decided_at = now(), updated_at = now()
-       from bulk_done g join forms f on f.id = g.form_id
-       where s.id = g.submission_id
-         and (? = 'reject' or g.step + 1 >= jsonb_array_length(coalesce(f.approval_policy -> 'steps', '[]'::jsonb)))
-       returning s.id, s.form_id, s.submitted_by`,
+      `with upd as (
+         update submissions s set status = ?, decided_at = now(), updated_at = now()
+         from bulk_done g join forms f on f.id = g.form_id
+         where s.id = g.submission_id
+           and (? = 'reject' or g.step + 1 >= jsonb_array_length(coalesce(f.approval_policy -> 'steps', '[]'::jsonb)))
+         returning s.id
+       ) insert into bulk_finished select id from upd`,
       [decision === 'approve' ? 'approved' : 'rejected', decision],
     );
-    const opened = decision === 'approve' ? await this.openNextSteps(tx) : [];
-    await this.queueEmails(tx, finished, opened, decision, comment);
-    return finished.length;
+    if (decision === 'approve') await this.openNextSteps(tx);
+    await this.queueSubmitterEmails(tx, decision, comment);
+    if (decision === 'approve') await this.queueApproverEmails(tx);
+    const [row] = await tenantSql<{ n: number }>(
+      tx,
+      'select count(*)::int as n from bulk_finished',
+    );
+    return row?.n ?? 0;
   }
 
   /** Inserts the next step's approvals for every advanced submission (set-based, from the form's policy). */
-  private async openNextSteps(
-    tx: TxHandle,
-  ): Promise<{ submission_id: string; form_id: string; step: number; due_at: Date | null }[]> {
+  private async openNextSteps(tx: TxHandle): Promise<void> {
     await tenantSql(
       tx,
       `insert into approvals (tenant_id, submission_id, form_id, round, step, step_name, rule, assignee_user_id,
@@ -346,72 +366,85 @@ export class BulkApprovalService {
        where st is not null
        order by g.submission_id, ap.ord`,
     );
-    return tenantSql(
+    await tenantSql(
       tx,
-      `update submissions s set current_step = g.step + 1, updated_at = now()
-       from bulk_done g join forms f on f.id = g.form_id
-       where s.id = g.submission_id and g.step + 1 < jsonb_array_length(coalesce(f.approval_policy -> 'steps', '[]'::jsonb))
-       returning s.id as submission_id, s.form_id, s.current_step as step,
-         (select min(a.due_at) from approvals a where a.submission_id = s.id and a.round = g.round and a.step = g.step + 1) as due_at`,
+      'create temp table bulk_opened (id uuid primary key, step int, round int) on commit drop',
+    );
+    await tenantSql(
+      tx,
+      `with upd as (
+         update submissions s set current_step = g.step + 1, updated_at = now()
+         from bulk_done g join forms f on f.id = g.form_id
+         where s.id = g.submission_id
+           and g.step + 1 < jsonb_array_length(coalesce(f.approval_policy -> 'steps', '[]'::jsonb))
+         returning s.id, g.step + 1 as step, g.round
+       ) insert into bulk_opened select * from upd`,
     );
   }
 
-  private async queueEmails(
+  /**
+   * Emails are rendered in SQL from the same templates as single decisions: the
+   * template is rendered once with markers, and SQL substitutes each row's values.
+   */
+  private async queueSubmitterEmails(
     tx: TxHandle,
-    finished: { id: string; form_id: string; submitted_by: string | null }[],
-    opened: { submission_id: string; form_id: string; step: number; due_at: Date | null }[],
     decision: 'approve' | 'reject',
     comment: string | null,
   ): Promise<void> {
-    const rows = await tenantSql<{
-      kind: string;
-      submission_id: string;
-      form_title: string;
-      step_name: string | null;
-      emails: string[];
-    }>(
+    const template = submitterEmail({
+      to: MARK.to,
+      formTitle: MARK.title,
+      outcome: decision === 'approve' ? 'approved' : 'rejected',
+      comment,
+      submissionId: MARK.id,
+    });
+    await tenantSql(
       tx,
-      `select 'submitter' as kind, s.id as submission_id, f.title as form_title, null as step_name, array[u.email] as emails
-         from submissions s join forms f on f.id = s.form_id join users u on u.id = s.submitted_by
-         where s.id = any(?::uuid[])
-       union all
-       select 'approvers', s.id, f.title, st ->> 'name',
-              array(select distinct u.email from users u
-                    where u.status = 'active' and (
-                      u.id in (select (x ->> 'id')::uuid from jsonb_array_elements(st -> 'approvers' -> 'users') x)
-                      or u.id in (select ur.user_id from user_roles ur where ur.role_id in
-                        (select (x ->> 'id')::uuid from jsonb_array_elements(st -> 'approvers' -> 'roles') x)))
-                    order by u.email)
-         from submissions s join forms f on f.id = s.form_id
-         cross join lateral (select f.approval_policy -> 'steps' -> s.current_step as st) y
-         where s.id = any(?::uuid[])`,
-      [finished.map((f) => f.id), opened.map((o) => o.submission_id)],
+      `insert into email_outbox (tenant_id, kind, to_addresses, subject, text_body, related_type, related_id)
+       select ${CURRENT_TENANT_SQL}, ?, array[u.email], ${fill('?')}, ${fill('?')}, 'submission', s.id
+       from bulk_finished b join submissions s on s.id = b.id join forms f on f.id = s.form_id
+       join users u on u.id = s.submitted_by
+       order by s.id`,
+      [template.kind, template.subject, template.text],
     );
-    const dueBySubmission = new Map(opened.map((o) => [o.submission_id, o.due_at]));
-    const emails: OutgoingEmail[] = [];
-    for (const row of rows.sort((a, b) => a.submission_id.localeCompare(b.submission_id))) {
-      if (row.kind === 'submitter') {
-        emails.push(
-          submitterEmail({
-            to: row.emails[0]!,
-            formTitle: row.form_title,
-            outcome: decision === 'approve' ? 'approved' : 'rejected',
-            comment,
-            submissionId: row.submission_id,
-          }),
-        );
-      } else if (row.emails.length > 0) {
-        emails.push(
-          approvalRequestedEmail({
-            to: row.emails,
-            formTitle: row.form_title,
-            stepName: row.step_name ?? '',
-            dueAt: dueBySubmission.get(row.submission_id) ?? null,
-            submissionId: row.submission_id,
-          }),
-        );
-      }
-    }
-    await enqueueEmailsSetBased(tx, emails);
+  }
+
+  private async queueApproverEmails(tx: TxHandle): Promise<void> {
+    const render = (dueAt: Date | null) =>
+      approvalRequestedEmail({
+        to: [],
+        formTitle: MARK.title,
+        stepName: MARK.step,
+        dueAt,
+        submissionId: MARK.id,
+      });
+    const withDue = render(new Date(0));
+    const withoutDue = render(null);
+    await tenantSql(
+      tx,
+      `insert into email_outbox (tenant_id, kind, to_addresses, subject, text_body, related_type, related_id)
+       select ${CURRENT_TENANT_SQL}, ?, x.emails, ${fill('?', true)},
+              case when x.due_at is null then ${fill('?', true)}
+                   else replace(${fill('?', true)}, ?, to_char(x.due_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) end,
+              'submission', s.id
+       from bulk_opened o
+       join submissions s on s.id = o.id
+       join forms f on f.id = s.form_id
+       cross join lateral (select f.approval_policy -> 'steps' -> o.step as st) y
+       cross join lateral (
+         select array(
+           select distinct u.email from users u
+           where u.status = 'active' and (
+             u.id in (select (e ->> 'id')::uuid from jsonb_array_elements(st -> 'approvers' -> 'users') e)
+             or u.id in (select ur.user_id from user_roles ur where ur.role_id in
+               (select (e ->> 'id')::uuid from jsonb_array_elements(st -> 'approvers' -> 'roles') e)))
+           order by u.email) as emails,
+           (select min(a.due_at) from approvals a
+             where a.submission_id = s.id and a.round = o.round and a.step = o.step) as due_at
+       ) x
+       where cardinality(x.emails) > 0
+       order by s.id`,
+      [withDue.kind, withDue.subject, withoutDue.text, withDue.text, new Date(0).toISOString()],
+    );
   }
 }
