@@ -1,9 +1,11 @@
 import type { InfieldJob } from '../src/worker/job-types.js';
 import { cleanupJob } from './cleanup.js';
+import { deliverEmailsJob } from './emails-deliver.js';
 
 /** Every job the worker runs, by name. */
 export const JOBS = {
   [cleanupJob.name]: cleanupJob,
+  [deliverEmailsJob.name]: deliverEmailsJob,
 } as const satisfies Record<string, InfieldJob<never>>;
 
 export const ALL_JOBS: readonly InfieldJob[] = Object.values(JOBS) as InfieldJob[];

@@ -10,4 +10,6 @@ export class WorkerHeartbeat extends BaseModel {
   backend!: string;
   started_at!: Date;
   beat_at!: Date;
+  smtp_status!: string | null;
+  smtp_error!: string | null;
 }

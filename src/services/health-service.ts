@@ -11,6 +11,8 @@ export interface HealthReport {
   checks: {
     database: { status: 'up' | 'down'; latency_ms?: number; error?: string };
     scheduler: { status: 'up' | 'down' | 'unknown'; workers: number; last_beat_at: string | null };
+    /** As the live workers found their mail transport (SMTP or .eml files) when they started. */
+    mail: { status: 'up' | 'down' | 'unknown'; transport: string | null; error?: string };
   };
 }
 
@@ -36,9 +38,21 @@ export class HealthService {
         workers: beats.length,
         last_beat_at: beats[0]?.beat_at.toISOString() ?? null,
       };
+      const down = beats.find((b) => b.smtp_status?.endsWith(':down') === true);
+      const anyMail = beats.find((b) => b.smtp_status !== null);
+      const mail =
+        anyMail === undefined
+          ? { status: 'unknown' as const, transport: null }
+          : down !== undefined
+            ? {
+                status: 'down' as const,
+                transport: down.smtp_status!.split(':')[0]!,
+                error: down.smtp_error ?? 'unreachable',
+              }
+            : { status: 'up' as const, transport: anyMail.smtp_status!.split(':')[0]! };
       return {
-        status: scheduler.status === 'up' ? 'ok' : 'degraded',
-        checks: { database, scheduler },
+        status: scheduler.status === 'up' && mail.status !== 'down' ? 'ok' : 'degraded',
+        checks: { database, scheduler, mail },
       };
     } catch (err) {
       return {
@@ -46,6 +60,7 @@ export class HealthService {
         checks: {
           database: { status: 'down', error: (err as Error).message },
           scheduler: { status: 'unknown', workers: 0, last_beat_at: null },
+          mail: { status: 'unknown', transport: null },
         },
       };
     }

@@ -8,6 +8,9 @@ export interface WorkerIdentity {
   hostname: string;
   pid: number;
   backend: string;
+  /** `smtp:up`, `smtp:down`, `files:up`… as found when the worker started. */
+  smtpStatus?: string;
+  smtpError?: string | null;
 }
 
 /** Live workers announce themselves here; /health reads it to report the scheduler. */
@@ -26,6 +29,8 @@ export class WorkerRegistryService {
           hostname: worker.hostname,
           pid: worker.pid,
           backend: worker.backend,
+          smtp_status: worker.smtpStatus ?? null,
+          smtp_error: worker.smtpError ?? null,
           beat_at: new Date(),
         })
         .onConflict('worker_id')

@@ -7,7 +7,8 @@ import { isAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { WorkerRegistryService } from '../services/worker-registry-service.js';
 import { createAgenda } from './agenda-factory.js';
-import type { InfieldJob } from './job-types.js';
+import type { InfieldJob, JobDeps } from './job-types.js';
+import { createMailTransport } from '../services/email/mail-transport.js';
 
 export const HEARTBEAT_INTERVAL_MS = 10_000;
 
@@ -21,11 +22,7 @@ export interface RunningWorker {
 // Validation and not-found failures will fail the same way again: no retry.
 const PERMANENT_CODES = new Set(['VALIDATION_FAILED', 'NOT_FOUND', 'TENANT_SCOPE_REQUIRED']);
 
-function defineJob(
-  agenda: Agenda,
-  job: InfieldJob,
-  deps: { config: Config; database: Database; logger: Logger },
-): void {
+function defineJob(agenda: Agenda, job: InfieldJob, deps: JobDeps): void {
   agenda.define(
     job.name,
     async (agendaJob: Job<Record<string, unknown>>) => {
@@ -71,14 +68,25 @@ export async function startWorker(options: {
       ? logger.debug({ err }, 'scheduler error while stopping')
       : logger.error({ err }, 'scheduler error'),
   );
-  for (const job of jobs) defineJob(agenda, job, { config, database, logger });
+  const mail = createMailTransport(config);
+  for (const job of jobs) defineJob(agenda, job, { config, database, logger, mail, workerId });
 
+  // An unreachable relay is reported (logs, /health) but does not stop the worker: mail waits in the outbox.
+  const smtp = await mail.verify().then(
+    () => ({ status: 'up', error: null }),
+    (err: unknown) => {
+      logger.warn({ err }, 'mail transport unreachable; emails stay queued');
+      return { status: 'down', error: (err as Error).message.slice(0, 500) };
+    },
+  );
   const registry = new WorkerRegistryService(database);
   const identity = {
     workerId,
     hostname: os.hostname(),
     pid: process.pid,
     backend: config.agendaBackend,
+    smtpStatus: `${mail.kind}:${smtp.status}`,
+    smtpError: smtp.error,
   };
   await registry.beat(identity);
   await agenda.start();
@@ -103,6 +111,7 @@ export async function startWorker(options: {
       await registry
         .remove(workerId)
         .catch((err: unknown) => logger.warn({ err }, 'deregister failed'));
+      mail.close();
       logger.info({ ...result }, 'worker stopped');
       return { timedOut: result.timedOut, running: result.running };
     },

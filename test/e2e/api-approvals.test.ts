@@ -245,6 +245,16 @@ describe('approval workflow', function () {
     ]);
   });
 
+  it('answers 409 to a decision on a submission that is no longer in review', async () => {
+    const sub = await submit(twoStep);
+    const first = (await pending(sub.id))[0]!;
+    // Withdrawn behind the workflow's back (e.g. by an operator): the approval is still pending.
+    await db.database.knex('submissions').where('id', sub.id).update({ status: 'rejected' });
+    const res = await decide('alice', first.id, 'approve');
+    expect(res.status).to.equal(409);
+    expect(String(res.body['detail'])).to.match(/no longer in review/);
+  });
+
   it('lists my pending approvals (named me or one of my roles)', async () => {
     const mine = await api(server, tokens['carl']!).get<{ data: Approval[] }>(
       '/approvals?assignee=me&status=pending&limit=200',

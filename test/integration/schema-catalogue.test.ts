@@ -57,6 +57,7 @@ describe('schema catalogue: every tenant table is closed', () => {
       (p) => p.policyname !== 'tenant_isolation' && p.tablename !== 'tenants',
     );
     expect([...new Set(others.map((p) => `${p.tablename}:${p.policyname}`))].sort()).to.deep.equal([
+      'email_outbox:lookup_read',
       'forms:lookup_read',
       'refresh_tokens:lookup_read',
       'users:lookup_read',

@@ -16,6 +16,11 @@ const HealthSchema = Type.Object({
       workers: Type.Integer(),
       last_beat_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
     }),
+    mail: Type.Object({
+      status: Type.Union([Type.Literal('up'), Type.Literal('down'), Type.Literal('unknown')]),
+      transport: Type.Union([Type.String(), Type.Null()]),
+      error: Type.Optional(Type.String()),
+    }),
   }),
 });
 
@@ -57,7 +62,8 @@ export function systemRoutes(health: HealthService): AnyRoute[] {
       method: 'get',
       path: '/health',
       summary: 'Status of the database and the scheduler',
-      description: 'Answers 503 when the database is down or no worker has beaten recently.',
+      description:
+        'Answers 503 when the database is down, no worker has beaten recently, or the workers cannot reach the mail relay.',
       tags: ['system'],
       access: { kind: 'public' },
       responses: {
