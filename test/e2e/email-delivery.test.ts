@@ -183,7 +183,7 @@ describe('email delivery job (deliver-emails)', function () {
     const unknown = await runCli(['jobs:run', 'nope'], { env: { DATABASE_URL: db.url } });
     expect(unknown.code).to.equal(4);
     expect(unknown.stderr.trim()).to.equal(
-      'Error: Unknown job nope; known jobs: cleanup, deliver-emails',
+      'Error: Unknown job nope; known jobs: cleanup, deliver-emails, approval-reminders, assignment-reminders',
     );
     expect(hasStackTrace(unknown.stderr)).to.equal(false);
   });

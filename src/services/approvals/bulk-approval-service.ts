@@ -9,6 +9,7 @@ import { Role } from '../../models/role.js';
 import { User } from '../../models/user.js';
 import { validate } from '../../validation.js';
 import { actingUserId, assertPermission } from '../authorization.js';
+import { fillTemplate, isoSql, MARK } from '../email/sql-templates.js';
 import { approvalRequestedEmail, submitterEmail } from './email-templates.js';
 
 export const BulkInput = Type.Object(
@@ -76,19 +77,13 @@ export function parseAge(text: string, path = 'older_than'): number {
   return Number(match[1]) * UNIT_SECONDS[match[2]!]!;
 }
 
-/** Placeholders rendered into the email templates, then replaced per row in SQL. */
-const MARK = {
-  to: '\u0001to\u0001',
-  title: '\u0001title\u0001',
-  id: '\u0001id\u0001',
-  step: '\u0001step\u0001',
-};
-const mark = (name: string): string => `chr(1) || '${name}' || chr(1)`;
-
-/** SQL substituting the row's values (form title, submission id, step name when in scope) into a template. */
+/** The row values bulk emails substitute into their templates. */
 function fill(param: string, withStep = false): string {
-  const base = `replace(replace(${param}::text, ${mark('title')}, f.title), ${mark('id')}, s.id::text)`;
-  return withStep ? `replace(${base}, ${mark('step')}, coalesce(st ->> 'name', ''))` : base;
+  return fillTemplate(param, {
+    title: 'f.title',
+    id: 's.id::text',
+    ...(withStep ? { step: "coalesce(st ->> 'name', '')" } : {}),
+  });
 }
 
 class DryRunDone {
@@ -425,7 +420,7 @@ export class BulkApprovalService {
       `insert into email_outbox (tenant_id, kind, to_addresses, subject, text_body, related_type, related_id)
        select ${CURRENT_TENANT_SQL}, ?, x.emails, ${fill('?', true)},
               case when x.due_at is null then ${fill('?', true)}
-                   else replace(${fill('?', true)}, ?, to_char(x.due_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) end,
+                   else replace(${fill('?', true)}, ?, ${isoSql('x.due_at')}) end,
               'submission', s.id
        from bulk_opened o
        join submissions s on s.id = o.id

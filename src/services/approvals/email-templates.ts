@@ -47,3 +47,71 @@ export function submitterEmail(input: {
     relatedId: input.submissionId,
   };
 }
+
+/** Reminder to the approvers of an overdue approval (at most once per reminder interval). */
+export function approvalReminderEmail(input: {
+  formTitle: string;
+  stepName: string;
+  dueAt: string;
+  submissionId: string;
+}): OutgoingEmail {
+  return {
+    kind: 'approval.reminder',
+    to: [],
+    subject: `Reminder: approval overdue for ${input.formTitle}`,
+    text:
+      `A submission of "${input.formTitle}" has waited for your decision (step "${input.stepName}") ` +
+      `since it was due at ${input.dueAt}.\n\nSubmission ${input.submissionId}\n`,
+    relatedType: 'submission',
+    relatedId: input.submissionId,
+  };
+}
+
+/** Escalation to the tenant's managers and admins of a long-overdue approval (once). */
+export function approvalEscalationEmail(input: {
+  formTitle: string;
+  stepName: string;
+  dueAt: string;
+  submissionId: string;
+}): OutgoingEmail {
+  return {
+    kind: 'approval.escalated',
+    to: [],
+    subject: `Escalation: approval long overdue for ${input.formTitle}`,
+    text:
+      `A submission of "${input.formTitle}" is still waiting at step "${input.stepName}", ` +
+      `due at ${input.dueAt}. Its approvers have been reminded.\n\nSubmission ${input.submissionId}\n`,
+    relatedType: 'submission',
+    relatedId: input.submissionId,
+  };
+}
+
+export function assignmentReminderEmail(input: {
+  formTitle: string;
+  dueAt: string;
+  assignmentId: string;
+}): OutgoingEmail {
+  return {
+    kind: 'assignment.reminder',
+    to: [],
+    subject: `Reminder: please fill in ${input.formTitle}`,
+    text: `You were asked to fill in "${input.formTitle}" by ${input.dueAt}.\n\nAssignment ${input.assignmentId}\n`,
+    relatedType: 'form_assignment',
+    relatedId: input.assignmentId,
+  };
+}
+
+export function assignmentEscalationEmail(input: {
+  formTitle: string;
+  dueAt: string;
+  assignmentId: string;
+}): OutgoingEmail {
+  return {
+    kind: 'assignment.escalated',
+    to: [],
+    subject: `Escalation: ${input.formTitle} long overdue`,
+    text: `An assignment of "${input.formTitle}" due at ${input.dueAt} is still not filled in.\n\nAssignment ${input.assignmentId}\n`,
+    relatedType: 'form_assignment',
+    relatedId: input.assignmentId,
+  };
+}
