@@ -26,6 +26,10 @@ export function createMailTransport(config: Pick<Config, 'smtpUrl' | 'home'>): M
   if (config.smtpUrl !== undefined) {
     const url = new URL(config.smtpUrl);
     const transport = nodemailer.createTransport({
+      // Reused connections: one handshake per connection, not per message.
+      pool: true,
+      maxConnections: 4,
+      maxMessages: 500,
       host: url.hostname,
       port: Number(url.port || (url.protocol === 'smtps:' ? 465 : 25)),
       secure: url.protocol === 'smtps:',

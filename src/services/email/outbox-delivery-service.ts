@@ -5,6 +5,8 @@ import { withTransaction } from '../../db/transaction.js';
 import type { Logger } from '../../logger.js';
 import type { MailTransport } from './mail-transport.js';
 
+const SEND_CONCURRENCY = 4;
+
 export interface DeliveryOptions {
   workerId: string;
   /** Emails claimed per round trip. */
@@ -95,20 +97,26 @@ export class OutboxDeliveryService {
       if (claimed.length === 0) break;
       const sent: { id: string; messageId: string }[] = [];
       const failed: { id: string; error: string }[] = [];
-      for (const email of claimed) {
-        try {
-          const info = await this.transport.send({
-            id: email.id,
-            to: email.to_addresses,
-            subject: email.subject,
-            text: email.text_body,
-            html: email.html_body,
-          });
-          sent.push({ id: email.id, messageId: info.messageId });
-        } catch (err) {
-          failed.push({ id: email.id, error: (err as Error).message.slice(0, 1000) });
+      // A few sends in flight at once, over the transport's pooled connections.
+      let next = 0;
+      const lane = async (): Promise<void> => {
+        while (next < claimed.length) {
+          const email = claimed[next++]!;
+          try {
+            const info = await this.transport.send({
+              id: email.id,
+              to: email.to_addresses,
+              subject: email.subject,
+              text: email.text_body,
+              html: email.html_body,
+            });
+            sent.push({ id: email.id, messageId: info.messageId });
+          } catch (err) {
+            failed.push({ id: email.id, error: (err as Error).message.slice(0, 1000) });
+          }
         }
-      }
+      };
+      await Promise.all(Array.from({ length: SEND_CONCURRENCY }, lane));
       const outcome = await withTransaction(db, async (tx) => {
         if (sent.length > 0) {
           await tenantSql(
