@@ -6,17 +6,20 @@ export const CLEANUP = 'cleanup';
 
 export type CleanupPayload = Record<string, never>;
 
-/** Hourly: expired refresh tokens, tenant by tenant. */
+/** Hourly: expired refresh tokens, expired export files, old sent emails — tenant by tenant. */
 export const cleanupJob: InfieldJob<CleanupPayload> = {
   name: CLEANUP,
-  description: 'Delete expired refresh tokens, tenant by tenant',
+  description: 'Delete expired refresh tokens and export files, and sent emails older than 30 days',
   every: '1 hour',
   retry: { delayMs: 60_000, maxRetries: 3 },
   run: (_payload, deps) =>
-    new MaintenanceService({
-      db: { database: deps.database, scope: systemScope },
-      actor: { type: 'system', job: CLEANUP },
-      requestId: `job:${CLEANUP}`,
-      logger: deps.logger,
-    }).cleanupAll(),
+    new MaintenanceService(
+      {
+        db: { database: deps.database, scope: systemScope },
+        actor: { type: 'system', job: CLEANUP },
+        requestId: `job:${CLEANUP}`,
+        logger: deps.logger,
+      },
+      deps.config.storageDir,
+    ).cleanupAll(),
 };

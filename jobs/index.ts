@@ -3,6 +3,7 @@ import { cleanupJob } from './cleanup.js';
 import { deliverEmailsJob } from './emails-deliver.js';
 import { approvalRemindersJob } from './approvals-remind.js';
 import { assignmentRemindersJob } from './assignments-remind.js';
+import { tenantReportsJob } from './reports-send.js';
 
 /** Every job the worker runs, by name. */
 export const JOBS = {
@@ -10,6 +11,7 @@ export const JOBS = {
   [deliverEmailsJob.name]: deliverEmailsJob,
   [approvalRemindersJob.name]: approvalRemindersJob,
   [assignmentRemindersJob.name]: assignmentRemindersJob,
+  [tenantReportsJob.name]: tenantReportsJob,
 } as const satisfies Record<string, InfieldJob<never>>;
 
 export const ALL_JOBS: readonly InfieldJob[] = Object.values(JOBS) as InfieldJob[];
