@@ -21,6 +21,15 @@ export interface MailTransport {
 
 export const FROM_ADDRESS = 'Infield <no-reply@infield.local>';
 
+const mailOptions = (message: OutgoingMessage) => ({
+  from: FROM_ADDRESS,
+  to: message.to,
+  subject: message.subject,
+  text: message.text,
+  ...(message.html === null ? {} : { html: message.html }),
+  headers: { 'X-Infield-Outbox-Id': message.id },
+});
+
 /** SMTP when SMTP_URL is set; otherwise `.eml` files under INFIELD_HOME/outbox/. */
 export function createMailTransport(config: Pick<Config, 'smtpUrl' | 'home'>): MailTransport {
   if (config.smtpUrl !== undefined) {
@@ -50,14 +59,7 @@ export function createMailTransport(config: Pick<Config, 'smtpUrl' | 'home'>): M
     return {
       kind: 'smtp',
       async send(message) {
-        const info = await transport.sendMail({
-          from: FROM_ADDRESS,
-          to: message.to,
-          subject: message.subject,
-          text: message.text,
-          ...(message.html === null ? {} : { html: message.html }),
-          headers: { 'X-Infield-Outbox-Id': message.id },
-        });
+        const info = await transport.sendMail(mailOptions(message));
         return { messageId: info.messageId };
       },
       verify: async () => {
@@ -75,14 +77,7 @@ export function createMailTransport(config: Pick<Config, 'smtpUrl' | 'home'>): M
   return {
     kind: 'files',
     async send(message) {
-      const info = await stream.sendMail({
-        from: FROM_ADDRESS,
-        to: message.to,
-        subject: message.subject,
-        text: message.text,
-        ...(message.html === null ? {} : { html: message.html }),
-        headers: { 'X-Infield-Outbox-Id': message.id },
-      });
+      const info = await stream.sendMail(mailOptions(message));
       await fs.mkdir(dir, { recursive: true });
       // Named by outbox id: a rerun overwrites rather than duplicates.
       await fs.writeFile(path.join(dir, `${message.id}.eml`), info.message as Buffer);

@@ -1,0 +1,125 @@
+import type { AddressInfo } from 'node:net';
+import { expect } from 'chai';
+import { SMTPServer } from 'smtp-server';
+import { tenantScope } from '../../src/db/scope.js';
+import { withTransaction } from '../../src/db/transaction.js';
+import { enqueueEmails } from '../../src/services/outbox-service.js';
+import { provisionTenant, type ProvisionedTenant } from '../helpers/api.js';
+import { runCli, spawnCli } from '../helpers/cli.js';
+import { startSmtp } from '../helpers/smtp.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/test-cluster.js';
+
+/** An SMTP server that accepts messages only after `delayMs` (a slow relay). */
+async function slowSmtp(
+  delayMs: number,
+): Promise<{ url: string; started: () => number; finished: () => number; close(): Promise<void> }> {
+  let started = 0;
+  let finished = 0;
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    disableReverseLookup: true,
+    logger: false,
+    onData(stream, _session, callback) {
+      started += 1;
+      stream.on('data', () => undefined);
+      stream.on('end', () =>
+        setTimeout(() => {
+          finished += 1;
+          callback();
+        }, delayMs),
+      );
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `smtp://127.0.0.1:${(server.server.address() as AddressInfo).port}`,
+    started: () => started,
+    finished: () => finished,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+const waitUntil = async (
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 30_000,
+): Promise<void> => {
+  for (let waited = 0; waited < timeoutMs; waited += 100) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('condition not met in time');
+};
+
+describe('worker signals during delivery', function () {
+  this.timeout(120_000);
+  let db: TestDatabase;
+  let tenant: ProvisionedTenant;
+
+  before(async () => {
+    db = await createTestDatabase();
+    tenant = await provisionTenant(db.database, 'signals', 'pro');
+    // A fresh report, so the workers' tenant-reports job sends no email of its own here.
+    await db.database
+      .knex('exports')
+      .insert({ tenant_id: tenant.tenantId, kind: 'report', status: 'done' });
+  });
+  beforeEach(() => db.database.knex('email_outbox').delete());
+  after(() => db.drop());
+
+  const queueOne = () =>
+    withTransaction({ database: db.database, scope: tenantScope(tenant.tenantId) }, (tx) =>
+      enqueueEmails(tx, [
+        { kind: 'test.message', to: ['x@signals.test'], subject: 'one', text: 'one' },
+      ]),
+    );
+  const row = () => db.database.knex('email_outbox').where('kind', 'test.message').first();
+
+  it('SIGTERM lets the running delivery finish: the email is sent and recorded, exit 0', async () => {
+    const smtp = await slowSmtp(2000);
+    await queueOne();
+    const worker = spawnCli(['worker'], { env: { DATABASE_URL: db.url, SMTP_URL: smtp.url } });
+    try {
+      await waitUntil(() => smtp.started() === 1);
+      expect(await worker.stop('SIGTERM')).to.deep.equal({ code: 0, signal: null });
+      expect(smtp.finished()).to.equal(1);
+      expect((await row()).status).to.equal('sent');
+    } finally {
+      await worker.stop('SIGKILL');
+      await smtp.close();
+    }
+  });
+
+  it('SIGKILL mid-delivery leaves the email claimed; once the claim is stale it is delivered, once', async () => {
+    const hanging = await slowSmtp(60_000);
+    await queueOne();
+    const worker = spawnCli(['worker'], { env: { DATABASE_URL: db.url, SMTP_URL: hanging.url } });
+    await waitUntil(() => hanging.started() === 1);
+    expect(await worker.stop('SIGKILL')).to.deep.equal({ code: null, signal: 'SIGKILL' });
+    await hanging.close();
+    expect(await row()).to.include({ status: 'sending', attempts: 1 });
+
+    const smtp = await startSmtp();
+    try {
+      // Before the claim times out nobody touches it.
+      await runCli(['jobs:run', 'deliver-emails'], {
+        env: { DATABASE_URL: db.url, SMTP_URL: smtp.url },
+      });
+      expect(smtp.messages).to.have.length(0);
+      // After it (5 minutes; moved back here instead of waiting), it is delivered once.
+      await db.database
+        .knex('email_outbox')
+        .update({ claimed_at: new Date(Date.now() - 6 * 60_000) });
+      await runCli(['jobs:run', 'deliver-emails'], {
+        env: { DATABASE_URL: db.url, SMTP_URL: smtp.url },
+      });
+      await runCli(['jobs:run', 'deliver-emails'], {
+        env: { DATABASE_URL: db.url, SMTP_URL: smtp.url },
+      });
+      expect(smtp.messages).to.have.length(1);
+      expect(await row()).to.include({ status: 'sent', attempts: 2 });
+    } finally {
+      await smtp.close();
+    }
+  });
+});
