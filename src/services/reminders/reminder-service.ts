@@ -10,6 +10,7 @@ import {
   assignmentReminderEmail,
 } from '../approvals/email-templates.js';
 import { fillTemplate, isoSql, MARK } from '../email/sql-templates.js';
+import type { OutgoingEmail } from '../outbox-service.js';
 
 /** How often an overdue item is reminded, and after how long overdue it is escalated (once). */
 export const REMINDER_INTERVAL_HOURS = 24;
@@ -67,121 +68,112 @@ export class ReminderService {
   }
 
   private async approvalsInTenant(tx: TxHandle): Promise<{ reminded: number; escalated: number }> {
-    const reminder = approvalReminderEmail({
+    const marks = {
       formTitle: MARK.title,
       stepName: MARK.step,
       dueAt: MARK.due,
       submissionId: MARK.id,
-    });
-    const escalation = approvalEscalationEmail({
-      formTitle: MARK.title,
-      stepName: MARK.step,
-      dueAt: MARK.due,
-      submissionId: MARK.id,
-    });
+    };
     const values = {
       title: 'f.title',
       step: "coalesce(a.step_name, '')",
       due: isoSql('a.due_at'),
       id: 'a.submission_id::text',
     };
-    const reminded = await tenantSql<{ n: number }>(
-      tx,
-      `with due as (
-         select a.id from approvals a join submissions s on s.id = a.submission_id
-         where a.status = 'pending' and s.status = 'in_review' and a.due_at < now()
-           and (a.reminded_at is null or a.reminded_at < now() - make_interval(hours => ?))
-         for update of a skip locked
-       ), upd as (
-         update approvals a set reminded_at = now() from due where a.id = due.id
-         returning a.id, a.submission_id, a.form_id, a.step_name, a.due_at, a.assignee_user_id, a.assignee_role_id
-       ), ins as (
-         insert into email_outbox (tenant_id, kind, to_addresses, subject, text_body, related_type, related_id)
-         select ${CURRENT_TENANT_SQL}, ?, r.emails, ${fillTemplate('?', values)}, ${fillTemplate('?', values)}, 'submission', a.submission_id
-         from upd a join forms f on f.id = a.form_id
-         cross join lateral (select array(
-           select distinct u.email from users u where u.status = 'active' and (u.id = a.assignee_user_id
-             or u.id in (select ur.user_id from user_roles ur where ur.role_id = a.assignee_role_id))
-           order by u.email) as emails) r
-         where cardinality(r.emails) > 0
-         returning 1
-       ) select (select count(*) from upd)::int as n`,
-      [REMINDER_INTERVAL_HOURS, reminder.kind, reminder.subject, reminder.text],
-    );
-    const escalated = await tenantSql<{ n: number }>(
-      tx,
-      `with due as (
-         select a.id from approvals a join submissions s on s.id = a.submission_id
-         where a.status = 'pending' and s.status = 'in_review' and a.escalated_at is null
-           and a.due_at < now() - make_interval(hours => ?)
-         for update of a skip locked
-       ), upd as (
-         update approvals a set escalated_at = now() from due where a.id = due.id
-         returning a.id, a.submission_id, a.form_id, a.step_name, a.due_at
-       ), ins as (
-         insert into email_outbox (tenant_id, kind, to_addresses, subject, text_body, related_type, related_id)
-         select ${CURRENT_TENANT_SQL}, ?, r.emails, ${fillTemplate('?', values)}, ${fillTemplate('?', values)}, 'submission', a.submission_id
-         from upd a join forms f on f.id = a.form_id
-         cross join lateral (select ${ESCALATION_RECIPIENTS} as emails) r
-         where cardinality(r.emails) > 0
-         returning 1
-       ) select (select count(*) from upd)::int as n`,
-      [ESCALATE_AFTER_HOURS, escalation.kind, escalation.subject, escalation.text],
-    );
-    return { reminded: reminded[0]?.n ?? 0, escalated: escalated[0]?.n ?? 0 };
+    const overdue = `select a.id from approvals a join submissions s on s.id = a.submission_id
+      where a.status = 'pending' and s.status = 'in_review'`;
+    const approvers = `array(select distinct u.email from users u where u.status = 'active' and (u.id = a.assignee_user_id
+      or u.id in (select ur.user_id from user_roles ur where ur.role_id = a.assignee_role_id)) order by u.email)`;
+    const common = {
+      table: 'approvals' as const,
+      values,
+      relatedType: 'submission',
+      relatedId: 'a.submission_id',
+    };
+    const reminded = await this.stampAndEmail(tx, {
+      ...common,
+      due: `${overdue} and a.due_at < now() and (a.reminded_at is null or a.reminded_at < now() - make_interval(hours => ?))`,
+      hours: REMINDER_INTERVAL_HOURS,
+      stamp: 'reminded_at',
+      recipients: approvers,
+      email: approvalReminderEmail(marks),
+    });
+    const escalated = await this.stampAndEmail(tx, {
+      ...common,
+      due: `${overdue} and a.escalated_at is null and a.due_at < now() - make_interval(hours => ?)`,
+      hours: ESCALATE_AFTER_HOURS,
+      stamp: 'escalated_at',
+      recipients: ESCALATION_RECIPIENTS,
+      email: approvalEscalationEmail(marks),
+    });
+    return { reminded, escalated };
   }
 
   private async assignmentsInTenant(
     tx: TxHandle,
   ): Promise<{ reminded: number; escalated: number }> {
-    const reminder = assignmentReminderEmail({
-      formTitle: MARK.title,
-      dueAt: MARK.due,
-      assignmentId: MARK.id,
-    });
-    const escalation = assignmentEscalationEmail({
-      formTitle: MARK.title,
-      dueAt: MARK.due,
-      assignmentId: MARK.id,
-    });
+    const marks = { formTitle: MARK.title, dueAt: MARK.due, assignmentId: MARK.id };
     const values = { title: 'f.title', due: isoSql('a.due_at'), id: 'a.id::text' };
-    const reminded = await tenantSql<{ n: number }>(
+    const overdue = `select a.id from form_assignments a where a.status = 'pending'`;
+    const common = {
+      table: 'form_assignments' as const,
+      values,
+      relatedType: 'form_assignment',
+      relatedId: 'a.id',
+    };
+    const reminded = await this.stampAndEmail(tx, {
+      ...common,
+      due: `${overdue} and a.due_at < now() and (a.reminded_at is null or a.reminded_at < now() - make_interval(hours => ?))`,
+      hours: REMINDER_INTERVAL_HOURS,
+      stamp: 'reminded_at',
+      recipients: `array(select u.email from users u where u.id = a.assignee_id and u.status = 'active')`,
+      email: assignmentReminderEmail(marks),
+    });
+    const escalated = await this.stampAndEmail(tx, {
+      ...common,
+      due: `${overdue} and a.escalated_at is null and a.due_at < now() - make_interval(hours => ?)`,
+      hours: ESCALATE_AFTER_HOURS,
+      stamp: 'escalated_at',
+      recipients: ESCALATION_RECIPIENTS,
+      email: assignmentEscalationEmail(marks),
+    });
+    return { reminded, escalated };
+  }
+
+  /**
+   * One statement: lock the due rows (skipping ones another worker holds), stamp
+   * them, and queue one email per row to `recipients` (SQL over row `a`).
+   * Returns how many rows were stamped.
+   */
+  private async stampAndEmail(
+    tx: TxHandle,
+    spec: {
+      table: 'approvals' | 'form_assignments';
+      due: string;
+      hours: number;
+      stamp: 'reminded_at' | 'escalated_at';
+      recipients: string;
+      email: OutgoingEmail;
+      values: Parameters<typeof fillTemplate>[1];
+      relatedType: string;
+      relatedId: string;
+    },
+  ): Promise<number> {
+    const [row] = await tenantSql<{ n: number }>(
       tx,
-      `with due as (
-         select id from form_assignments
-         where status = 'pending' and due_at < now()
-           and (reminded_at is null or reminded_at < now() - make_interval(hours => ?))
-         for update skip locked
-       ), upd as (
-         update form_assignments a set reminded_at = now() from due where a.id = due.id
-         returning a.id, a.form_id, a.assignee_id, a.due_at
-       ), ins as (
+      `with due as (${spec.due} for update of a skip locked),
+       upd as (update ${spec.table} a set ${spec.stamp} = now() from due where a.id = due.id returning a.*),
+       ins as (
          insert into email_outbox (tenant_id, kind, to_addresses, subject, text_body, related_type, related_id)
-         select ${CURRENT_TENANT_SQL}, ?, array[u.email], ${fillTemplate('?', values)}, ${fillTemplate('?', values)}, 'form_assignment', a.id
-         from upd a join forms f on f.id = a.form_id join users u on u.id = a.assignee_id and u.status = 'active'
-         returning 1
-       ) select (select count(*) from upd)::int as n`,
-      [REMINDER_INTERVAL_HOURS, reminder.kind, reminder.subject, reminder.text],
-    );
-    const escalated = await tenantSql<{ n: number }>(
-      tx,
-      `with due as (
-         select id from form_assignments
-         where status = 'pending' and escalated_at is null and due_at < now() - make_interval(hours => ?)
-         for update skip locked
-       ), upd as (
-         update form_assignments a set escalated_at = now() from due where a.id = due.id
-         returning a.id, a.form_id, a.due_at
-       ), ins as (
-         insert into email_outbox (tenant_id, kind, to_addresses, subject, text_body, related_type, related_id)
-         select ${CURRENT_TENANT_SQL}, ?, r.emails, ${fillTemplate('?', values)}, ${fillTemplate('?', values)}, 'form_assignment', a.id
+         select ${CURRENT_TENANT_SQL}, ?, r.emails, ${fillTemplate('?', spec.values)}, ${fillTemplate('?', spec.values)},
+                ?, ${spec.relatedId}
          from upd a join forms f on f.id = a.form_id
-         cross join lateral (select ${ESCALATION_RECIPIENTS} as emails) r
+         cross join lateral (select ${spec.recipients} as emails) r
          where cardinality(r.emails) > 0
-         returning 1
-       ) select (select count(*) from upd)::int as n`,
-      [ESCALATE_AFTER_HOURS, escalation.kind, escalation.subject, escalation.text],
+         returning 1)
+       select (select count(*) from upd)::int as n`,
+      [spec.hours, spec.email.kind, spec.email.subject, spec.email.text, spec.relatedType],
     );
-    return { reminded: reminded[0]?.n ?? 0, escalated: escalated[0]?.n ?? 0 };
+    return row?.n ?? 0;
   }
 }
