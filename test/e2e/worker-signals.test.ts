@@ -123,3 +123,45 @@ describe('worker signals during delivery', function () {
     }
   });
 });
+
+describe('a poison job', function () {
+  this.timeout(120_000);
+  let db: TestDatabase;
+
+  before(async () => {
+    db = await createTestDatabase();
+  });
+  after(() => db.drop());
+
+  it('fails on its own, is shown failed in jobs:list, and does not stop the other jobs', async () => {
+    // Break deliver-emails only: the function it needs to find tenants is gone.
+    await db.database.knex.raw('drop function infield_tenants_with_due_email(integer)');
+    const worker = spawnCli(['worker'], { env: { DATABASE_URL: db.url } });
+    try {
+      await worker.waitFor(/worker .* running/);
+      const list = async () => {
+        const res = await runCli(['jobs:list', '--json'], { env: { DATABASE_URL: db.url } });
+        return JSON.parse(res.stdout) as {
+          name: string;
+          last_result: string;
+          failures: number;
+          last_error: string | null;
+        }[];
+      };
+      await waitUntil(async () => {
+        const jobs = await list();
+        return (
+          jobs.find((j) => j.name === 'deliver-emails')?.last_result === 'failed' &&
+          jobs.find((j) => j.name === 'cleanup')?.last_result === 'ok'
+        );
+      }, 60_000);
+      const jobs = await list();
+      const poison = jobs.find((j) => j.name === 'deliver-emails')!;
+      expect(poison.failures).to.be.at.least(1);
+      expect(poison.last_error).to.match(/infield_tenants_with_due_email/);
+      expect(jobs.find((j) => j.name === 'approval-reminders')!.last_result).to.equal('ok');
+    } finally {
+      expect(await worker.stop('SIGTERM')).to.deep.equal({ code: 0, signal: null });
+    }
+  });
+});
