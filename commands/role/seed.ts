@@ -1,38 +1,8 @@
-import fs from 'node:fs/promises';
 import { Flags } from '@oclif/core';
 import { InfieldCommand } from '../../src/cli/base-command.js';
+import { readJsonInput } from '../../src/cli/read-json-input.js';
 import { resolveTenant, tenantFlag } from '../../src/cli/tenant-context.js';
-import { validationFailed } from '../../src/errors.js';
 import { RoleService, type SeedResult } from '../../src/services/role-service.js';
-
-/** Reads and parses the roles file; any failure is one line, exit 3. */
-async function readRolesFile(file: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const reason =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EISDIR'
-          ? 'it is a directory'
-          : code === 'EACCES'
-            ? 'permission denied'
-            : (code ?? 'unreadable');
-    throw validationFailed(`Cannot read roles file ${file}: ${reason}`, [
-      { path: '--file', message: reason },
-    ]);
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    const reason = (err as Error).message.split('\n')[0] ?? 'invalid JSON';
-    throw validationFailed(`Roles file ${file} is not valid JSON: ${reason}`, [
-      { path: '--file', message: 'not valid JSON' },
-    ]);
-  }
-}
 
 const names = (list: string[]): string => (list.length === 0 ? '-' : list.join(', '));
 
@@ -58,7 +28,9 @@ export default class RoleSeed extends InfieldCommand<typeof RoleSeed> {
 
   async run(): Promise<SeedResult> {
     const definitions =
-      this.flags.file === undefined ? undefined : await readRolesFile(this.flags.file);
+      this.flags.file === undefined
+        ? undefined
+        : await readJsonInput(this.flags.file, 'Roles file');
     const { tenant, ctx } = await resolveTenant(
       (id) => this.operatorContext(id),
       this.flags.tenant,

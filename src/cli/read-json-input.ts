@@ -4,6 +4,12 @@ import { validationFailed } from '../errors.js';
 /** Upper bound for JSON read from files or stdin (schemas, policies, role lists). */
 export const MAX_JSON_INPUT_BYTES = 1024 * 1024;
 
+const READ_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file',
+  EISDIR: 'it is a directory',
+  EACCES: 'permission denied',
+};
+
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -36,10 +42,10 @@ export async function readJsonInput(source: string, what: string): Promise<unkno
       text = await fs.readFile(source, 'utf8');
     } catch (err) {
       if ((err as { code?: string }).code === 'VALIDATION_FAILED') throw err;
-      throw validationFailed(
-        `Cannot read ${what} ${source}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
-        [{ path: source, message: 'cannot be read' }],
-      );
+      const reason = READ_ERRORS[(err as NodeJS.ErrnoException).code ?? ''] ?? 'unreadable';
+      throw validationFailed(`Cannot read ${what} ${source}: ${reason}`, [
+        { path: source, message: reason },
+      ]);
     }
   }
   try {

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { ServiceContext } from '../../context.js';
+import { tenantSql } from '../../db/scoped-sql.js';
 import { withTransaction, type TxHandle } from '../../db/transaction.js';
 import { conflict, forbidden, notFound, validationFailed, type FieldError } from '../../errors.js';
 import { FileAttachment } from '../../models/file-attachment.js';
@@ -282,10 +283,14 @@ export class SubmissionService {
       );
     }
     const files = rows.filter((r) => r.file_attachment_id !== null);
-    for (const file of files) {
-      await FileAttachment.query(tx.trx)
-        .patch({ submission_id: submissionId, field_path: file.path })
-        .where('id', file.file_attachment_id!);
+    if (files.length > 0) {
+      // One statement links every file answer to its submission and field.
+      await tenantSql(
+        tx,
+        `update file_attachments a set submission_id = ?, field_path = x.path
+         from unnest(?::uuid[], ?::text[]) as x(id, path) where a.id = x.id`,
+        [submissionId, files.map((f) => f.file_attachment_id), files.map((f) => f.path)],
+      );
     }
   }
 
