@@ -1,7 +1,11 @@
-import { ReminderService } from '../src/services/reminders/reminder-service.js';
+import {
+  APPROVAL_REMINDERS_JOB,
+  ReminderService,
+} from '../src/services/reminders/reminder-service.js';
 import type { InfieldJob } from '../src/worker/job-types.js';
 
-export const APPROVAL_REMINDERS = 'approval-reminders';
+/** The service names its audit rows' actor after this job. */
+export const APPROVAL_REMINDERS = APPROVAL_REMINDERS_JOB;
 
 export interface ApprovalRemindersPayload {
   tenant_id?: string;

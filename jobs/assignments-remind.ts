@@ -1,7 +1,11 @@
-import { ReminderService } from '../src/services/reminders/reminder-service.js';
+import {
+  ASSIGNMENT_REMINDERS_JOB,
+  ReminderService,
+} from '../src/services/reminders/reminder-service.js';
 import type { InfieldJob } from '../src/worker/job-types.js';
 
-export const ASSIGNMENT_REMINDERS = 'assignment-reminders';
+/** The service names its audit rows' actor after this job. */
+export const ASSIGNMENT_REMINDERS = ASSIGNMENT_REMINDERS_JOB;
 
 export interface AssignmentRemindersPayload {
   tenant_id?: string;

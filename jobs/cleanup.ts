@@ -1,4 +1,5 @@
 import { systemScope } from '../src/db/scope.js';
+import { jobAuditContext } from '../src/services/build-audit-insert.js';
 import { MaintenanceService } from '../src/services/maintenance-service.js';
 import type { InfieldJob } from '../src/worker/job-types.js';
 
@@ -15,9 +16,8 @@ export const cleanupJob: InfieldJob<CleanupPayload> = {
   run: (_payload, deps) =>
     new MaintenanceService(
       {
+        ...jobAuditContext(CLEANUP),
         db: { database: deps.database, scope: systemScope },
-        actor: { type: 'system', job: CLEANUP },
-        requestId: `job:${CLEANUP}`,
         logger: deps.logger,
       },
       deps.config.storageDir,

@@ -1,7 +1,11 @@
-import { OutboxDeliveryService } from '../src/services/email/outbox-delivery-service.js';
+import {
+  DELIVERY_JOB,
+  OutboxDeliveryService,
+} from '../src/services/email/outbox-delivery-service.js';
 import type { InfieldJob } from '../src/worker/job-types.js';
 
-export const DELIVER_EMAILS = 'deliver-emails';
+/** The service names its audit rows' actor after this job. */
+export const DELIVER_EMAILS = DELIVERY_JOB;
 
 export interface DeliverEmailsPayload {
   /** Limit the run to one tenant (jobs:run --tenant); otherwise every tenant with due emails. */

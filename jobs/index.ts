@@ -4,6 +4,7 @@ import { deliverEmailsJob } from './emails-deliver.js';
 import { approvalRemindersJob } from './approvals-remind.js';
 import { assignmentRemindersJob } from './assignments-remind.js';
 import { tenantReportsJob } from './reports-send.js';
+import { runExportsJob } from './run-exports.js';
 
 /** Every job the worker runs, by name. */
 export const JOBS = {
@@ -12,6 +13,7 @@ export const JOBS = {
   [approvalRemindersJob.name]: approvalRemindersJob,
   [assignmentRemindersJob.name]: assignmentRemindersJob,
   [tenantReportsJob.name]: tenantReportsJob,
+  [runExportsJob.name]: runExportsJob,
 } as const satisfies Record<string, InfieldJob<never>>;
 
 export const ALL_JOBS: readonly InfieldJob[] = Object.values(JOBS) as InfieldJob[];

@@ -51,6 +51,7 @@ export const ExitCode = {
   forbidden: 6,
   config: 7,
   unavailable: 8,
+  integrity: 9,
 } as const;
 
 export const badRequest = (message: string, options?: AppErrorOptions): AppError =>
@@ -109,5 +110,9 @@ export const configInvalid = (errors: FieldError[]): AppError =>
     ExitCode.config,
     { errors },
   );
+
+/** Stored data fails its integrity check (a broken audit hash chain): not the caller's fault. */
+export const auditChainBroken = (message: string): AppError =>
+  new AppError('AUDIT_CHAIN_BROKEN', message, 500, ExitCode.integrity);
 
 export const isAppError = (err: unknown): err is AppError => err instanceof AppError;

@@ -23,7 +23,7 @@ export default class ReportSchedule extends InfieldCommand<typeof ReportSchedule
       await this.database(),
       this.settings.storageDir,
       this.logger,
-    ).setSchedule(this.flags.tenant, this.flags.every);
+    ).setSchedule(await this.operatorContext(), this.flags.tenant, this.flags.every);
     this.log(`Tenant ${result.tenant} gets its report every ${result.every}.`);
     return result;
   }

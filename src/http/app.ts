@@ -22,6 +22,7 @@ import { userRoutes } from './routes/user-routes.js';
 import { formRoutes } from './routes/form-routes.js';
 import { submissionRoutes } from './routes/submission-routes.js';
 import { approvalRoutes } from './routes/approval-routes.js';
+import { exportRoutes } from './routes/export-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { createAuthGuard } from './auth-guard.js';
 import type { Platform } from '../services/platform.js';
@@ -50,6 +51,7 @@ export function productRoutes(platform: Platform): AnyRoute[] {
     ...submissionRoutes(platform),
     ...approvalRoutes(),
     ...auditRoutes(),
+    ...exportRoutes(platform),
   ];
 }
 

@@ -19,6 +19,10 @@ export class AuditLog extends TenantModel {
   user_agent!: string | null;
   request_id!: string | null;
   created_at!: Date;
+  /** The audit hash chain, set by the database's insert trigger: position (bigint as text) and hashes. */
+  seq!: string;
+  prev_hash!: Buffer | null;
+  hash!: Buffer;
 
   static override get jsonAttributes(): string[] {
     return ['before', 'after'];

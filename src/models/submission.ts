@@ -1,7 +1,15 @@
 import { TenantModel } from '../db/base-model.js';
 
-export type SubmissionStatus =
-  'draft' | 'submitted' | 'in_review' | 'changes_requested' | 'approved' | 'rejected';
+export const SUBMISSION_STATUSES = [
+  'draft',
+  'submitted',
+  'in_review',
+  'changes_requested',
+  'approved',
+  'rejected',
+] as const;
+
+export type SubmissionStatus = (typeof SUBMISSION_STATUSES)[number];
 
 export class Submission extends TenantModel {
   static override tableName = 'submissions';

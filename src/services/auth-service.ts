@@ -130,6 +130,8 @@ export class AuthService {
             action: 'auth.login_failed',
             resourceType: 'user',
             resourceId: user.id,
+            before: { failed_login_count: user.failed_login_count },
+            after: { failed_login_count: user.failed_login_count + 1 },
           },
         );
         return { ok: false as const };
@@ -220,6 +222,17 @@ export class AuthService {
       await RefreshToken.query(tx.trx)
         .patch({ used_at: new Date(), replaced_by: next?.id ?? null })
         .where('id', token.id);
+      // Audited per user; the token rows themselves are rotation internals.
+      await writeAudit(
+        tx,
+        { ...this.ctx, db, actor: this.userActor(user) },
+        {
+          action: 'auth.refresh',
+          resourceType: 'user',
+          resourceId: user.id,
+          after: { family_id: token.family_id },
+        },
+      );
       return { pair };
     });
     if ('error' in result) throw result.error;
@@ -427,9 +440,20 @@ export class AuthService {
     });
   }
 
-  /** Issues a new session for a user (signup). */
+  /**
+   * Issues a new session for a user (signup), audited as their login. Throws
+   * UNAUTHORIZED for an unknown user.
+   */
   async issueSession(tx: TxHandle, userId: string, tenantId: string): Promise<TokenPair> {
-    return this.issuePair(tx, userId, tenantId, randomUUID());
+    const user = await User.query(tx.trx).where('id', userId).first();
+    if (user === undefined) throw unauthorized();
+    const pair = await this.issuePair(tx, userId, tenantId, randomUUID());
+    await writeAudit(
+      tx,
+      { ...this.ctx, db: tx, actor: this.userActor(user) },
+      { action: 'auth.login', resourceType: 'user', resourceId: user.id, after: { via: 'signup' } },
+    );
+    return pair;
   }
 
   private async issuePair(

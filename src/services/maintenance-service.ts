@@ -6,6 +6,7 @@ import { tenantSql } from '../db/scoped-sql.js';
 import { withTransaction } from '../db/transaction.js';
 import { RefreshToken } from '../models/refresh-token.js';
 import { Tenant } from '../models/tenant.js';
+import { buildAuditInsert, sqlText } from './build-audit-insert.js';
 
 /** Sent emails are kept this long for support questions, then deleted. */
 export const SENT_EMAIL_RETENTION_DAYS = 30;
@@ -17,7 +18,14 @@ export interface CleanupResult {
   emails_deleted: number;
 }
 
-/** Housekeeping the job daemon runs: each tenant's rows are removed under that tenant's RLS. */
+/**
+ * Housekeeping the job daemon runs: each tenant's rows are removed under that
+ * tenant's RLS. Expired export and report files and deleted sent emails are
+ * audited row by row in the statements that change them (`exports.expire`,
+ * `reports.expire`, `emails.delete`, actor from the context). Expired refresh
+ * tokens are not: they are session internals whose login, refresh and logout
+ * are audited per user already.
+ */
 export class MaintenanceService {
   constructor(
     private readonly ctx: ServiceContext,
@@ -35,6 +43,7 @@ export class MaintenanceService {
    * Deletes expired refresh tokens (spent ones are kept until they expire so a
    * replay is still recognised), expires export and report files past their
    * date (row kept as `expired`, file removed), and deletes old sent emails.
+   * Set-based: three statements per tenant, audit rows included.
    */
   async cleanupTenant(tenantId: string): Promise<Omit<CleanupResult, 'tenants'>> {
     const { tokens, files, emails } = await withTransaction(
@@ -43,17 +52,45 @@ export class MaintenanceService {
         const removed = await RefreshToken.query(tx.trx)
           .delete()
           .where('expires_at', '<', new Date());
+        const expiredAudit = buildAuditInsert(this.ctx, {
+          from: 'upd x order by x.id',
+          tenantId: 'x.tenant_id',
+          action: `x.kind || ${sqlText('s.expire')}`,
+          resourceType: 'x.kind',
+          resourceId: 'x.id::text',
+          before: `jsonb_build_object('status', 'done', 'file_key', x.file_key, 'expires_at', x.expires_at)`,
+          after: `jsonb_build_object('status', 'expired', 'file_key', null)`,
+        });
+        // The old file_key is read from the locked rows: the update clears it.
         const expired = await tenantSql<{ file_key: string | null }>(
           tx,
-          `update exports set status = 'expired', file_key = null
-           where status = 'done' and expires_at < now()
-           returning (select e.file_key from exports e where e.id = exports.id) as file_key`,
+          `with due as (
+             select id, file_key from exports where status = 'done' and expires_at < now() for update),
+           upd as (
+             update exports e set status = 'expired', file_key = null from due
+             where e.id = due.id
+             returning e.tenant_id, e.id, e.kind, e.expires_at, due.file_key),
+           audit as (${expiredAudit.sql})
+           select file_key from upd`,
+          expiredAudit.bindings,
         );
+        const emailAudit = buildAuditInsert(this.ctx, {
+          from: 'd order by d.id',
+          tenantId: 'd.tenant_id',
+          action: sqlText('emails.delete'),
+          resourceType: sqlText('email'),
+          resourceId: 'd.id::text',
+          before: `jsonb_build_object('status', d.status, 'kind', d.kind, 'sent_at', d.sent_at,
+            'message_id', d.message_id)`,
+        });
         const [deleted] = await tenantSql<{ n: number }>(
           tx,
-          `with d as (delete from email_outbox where status = 'sent' and sent_at < now() - make_interval(days => ?) returning 1)
+          `with d as (
+             delete from email_outbox where status = 'sent' and sent_at < now() - make_interval(days => ?)
+             returning tenant_id, id, status, kind, sent_at, message_id),
+           audit as (${emailAudit.sql})
            select count(*)::int as n from d`,
-          [SENT_EMAIL_RETENTION_DAYS],
+          [SENT_EMAIL_RETENTION_DAYS, ...emailAudit.bindings],
         );
         return { tokens: removed, files: expired.map((e) => e.file_key), emails: deleted?.n ?? 0 };
       },

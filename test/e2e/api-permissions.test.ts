@@ -2,10 +2,11 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { loadConfig } from '../../src/config.js';
 import { productRoutes } from '../../src/http/app.js';
+import { ExportRunner } from '../../src/services/exports/background-export-service.js';
 import { createPlatform } from '../../src/services/platform.js';
 import { api, login, provisionTenant, uploadFile, type ProvisionedTenant } from '../helpers/api.js';
 import { startTestServer, TEST_JWT_SECRET, type TestServer } from '../helpers/http.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/test-cluster.js';
+import { createTestDatabase, testLogger, type TestDatabase } from '../helpers/test-cluster.js';
 
 interface Matrix {
   roles: string[];
@@ -24,6 +25,7 @@ describe('permission matrix (roles × endpoints, from permission-matrix.json)', 
   let adminToken: string;
   const tokens = new Map<string, string>();
   let counter = 0;
+  const storageDir = loadConfig({ JWT_SECRET: TEST_JWT_SECRET }).storageDir;
 
   before(async () => {
     db = await createTestDatabase();
@@ -184,6 +186,16 @@ describe('permission matrix (roles × endpoints, from permission-matrix.json)', 
         const uploader = canSubmit ? token : adminToken;
         const file = await uploadFile(server, uploader, { name: 'doc.pdf', bytes: PDF });
         return as.get(path.replace(':id', file.body['id'] as string));
+      }
+      case 'GET /forms/:id/submissions.csv':
+        return as.get(path.replace(':id', await newForm()));
+      case 'POST /exports':
+        return as.post(path, { form_id: await newForm() });
+      case 'GET /exports/:id':
+      case 'GET /exports/:id/download': {
+        const queued = await admin.post<{ id: string }>('/exports', { form_id: await newForm() });
+        await new ExportRunner(db.database, storageDir, testLogger).runAll(tenant.tenantId);
+        return as.get(path.replace(':id', queued.body.id));
       }
       default:
         return as.call(method, path);

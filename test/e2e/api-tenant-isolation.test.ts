@@ -1,15 +1,21 @@
 import { expect } from 'chai';
 import { loadConfig } from '../../src/config.js';
 import { productRoutes } from '../../src/http/app.js';
+import { ExportRunner } from '../../src/services/exports/background-export-service.js';
 import { createPlatform } from '../../src/services/platform.js';
 import { api, login, provisionTenant, uploadFile, type ProvisionedTenant } from '../helpers/api.js';
 import { startTestServer, TEST_JWT_SECRET, type TestServer } from '../helpers/http.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/test-cluster.js';
+import { createTestDatabase, testLogger, type TestDatabase } from '../helpers/test-cluster.js';
+
+const storageDir = loadConfig({ JWT_SECRET: TEST_JWT_SECRET }).storageDir;
 
 /** For each route with an id: which of B's ids to aim at, and a valid body. */
 const CASES: Record<
   string,
-  { target: 'user' | 'role' | 'form' | 'submission' | 'file' | 'approval'; body?: unknown }
+  {
+    target: 'user' | 'role' | 'form' | 'submission' | 'file' | 'approval' | 'export';
+    body?: unknown;
+  }
 > = {
   'GET /forms/:id': { target: 'form' },
   'PATCH /forms/:id': { target: 'form', body: { title: 'Hijacked' } },
@@ -23,6 +29,9 @@ const CASES: Record<
     body: { assignee_id: '01900000-0000-7000-8000-000000000001' },
   },
   'GET /forms/:id/submissions': { target: 'form' },
+  'GET /forms/:id/submissions.csv': { target: 'form' },
+  'GET /exports/:id': { target: 'export' },
+  'GET /exports/:id/download': { target: 'export' },
   'POST /forms/:id/submissions': { target: 'form', body: { data: {} } },
   'GET /submissions/:id': { target: 'submission' },
   'PATCH /submissions/:id': { target: 'submission', body: { data: { note: 'hijacked' } } },
@@ -53,6 +62,7 @@ describe('tenant isolation across the API', function () {
   let bSubmission = '';
   let bFile = '';
   let bApproval = '';
+  let bExport = '';
 
   const snapshotB = async () => ({
     users: await db.database.knex('users').where('tenant_id', b.tenantId).orderBy('id'),
@@ -67,6 +77,7 @@ describe('tenant isolation across the API', function () {
     submissions: await db.database.knex('submissions').where('tenant_id', b.tenantId).orderBy('id'),
     files: await db.database.knex('file_attachments').where('tenant_id', b.tenantId).orderBy('id'),
     approvals: await db.database.knex('approvals').where('tenant_id', b.tenantId).orderBy('id'),
+    exports: await db.database.knex('exports').where('tenant_id', b.tenantId).orderBy('id'),
   });
 
   before(async () => {
@@ -116,7 +127,13 @@ describe('tenant isolation across the API', function () {
     await clientB.post(`/forms/${policyForm}/publish`);
     await clientB.post(`/forms/${policyForm}/submissions`, { data: { note: 'x' }, submit: true });
     bApproval = (await clientB.get<{ data: { id: string }[] }>('/approvals')).body.data[0]!.id;
-    for (const id of [bForm, bSubmission, bFile, bApproval]) expect(id).to.match(/^[0-9a-f-]{36}$/);
+    bExport = (await clientB.post<{ id: string }>('/exports', { form_id: bForm })).body.id;
+    await new ExportRunner(db.database, storageDir, testLogger).runAll(b.tenantId);
+    expect((await clientB.get<{ status: string }>(`/exports/${bExport}`)).body.status).to.equal(
+      'done',
+    );
+    for (const id of [bForm, bSubmission, bFile, bApproval, bExport])
+      expect(id).to.match(/^[0-9a-f-]{36}$/);
   });
   after(async () => {
     await server.close();
@@ -143,6 +160,7 @@ describe('tenant isolation across the API', function () {
         submission: bSubmission,
         file: bFile,
         approval: bApproval,
+        export: bExport,
       }[spec.target];
       const theirs = await api(server, tokenA).call(method, path.replace(':id', id), spec.body);
       const nobody = await api(server, tokenA).call(

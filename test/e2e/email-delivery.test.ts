@@ -135,6 +135,105 @@ describe('email delivery job (deliver-emails)', function () {
     expect(row.last_error).to.match(/ECONNREFUSED/);
   });
 
+  /** Audit rows of the emails now in the outbox, oldest first. */
+  const deliveryAudit = async () =>
+    (await db.database
+      .knex('audit_logs')
+      .where('resource_type', 'email')
+      .whereIn(
+        'resource_id',
+        db.database.knex('email_outbox').select(db.database.knex.raw('id::text')),
+      )
+      .orderBy([{ column: 'created_at' }, { column: 'id' }])) as {
+      tenant_id: string;
+      actor_type: string;
+      actor_id: string | null;
+      actor_label: string | null;
+      action: string;
+      resource_id: string;
+      before: Record<string, unknown>;
+      after: Record<string, unknown>;
+      request_id: string;
+    }[];
+
+  it('audits each sent email in its own tenant, as system/deliver-emails, once', async () => {
+    await queue(acme, 3, 'a');
+    await queue(globex, 2, 'g');
+    // One of acme's was claimed by a worker that died: taking it over shows in `before`.
+    const stale = await db.database.knex('email_outbox').where('tenant_id', acme.tenantId).first();
+    await db.database
+      .knex('email_outbox')
+      .where('id', stale.id)
+      .update({
+        status: 'sending',
+        claimed_by: 'dead-worker',
+        claimed_at: new Date(Date.now() - 3_600_000),
+        attempts: 1,
+      });
+    const env = { env: { DATABASE_URL: db.url, SMTP_URL: smtp.url } };
+    const res = await runCli(['jobs:run', 'deliver-emails', '--json'], env);
+    expect(JSON.parse(res.stdout)).to.include({ sent: 5, failed: 0 });
+    const rows = await deliveryAudit();
+    expect(rows.map((r) => r.action)).to.deep.equal(Array(5).fill('emails.sent'));
+    const outbox = await db.database.knex('email_outbox').select('id', 'tenant_id', 'message_id');
+    const tenantOf = new Map(
+      outbox.map((o: { id: string; tenant_id: string }) => [o.id, o.tenant_id]),
+    );
+    expect(rows.filter((r) => r.tenant_id === acme.tenantId)).to.have.length(3);
+    expect(rows.filter((r) => r.tenant_id === globex.tenantId)).to.have.length(2);
+    for (const row of rows) {
+      expect(row.tenant_id).to.equal(tenantOf.get(row.resource_id));
+      expect(row).to.include({
+        actor_type: 'system',
+        actor_id: null,
+        actor_label: 'deliver-emails',
+      });
+      expect(row.after).to.include({ status: 'sent', kind: 'test.message' });
+      expect(row.after['message_id']).to.be.a('string');
+      expect(row.before).to.deep.equal(
+        row.resource_id === stale.id
+          ? { status: 'sending', claimed_by: 'dead-worker' }
+          : { status: 'pending' },
+      );
+    }
+    expect(rows.find((r) => r.resource_id === stale.id)!.after).to.include({ attempts: 2 });
+    // One run, one request id.
+    expect(new Set(rows.map((r) => r.request_id)).size).to.equal(1);
+    expect(rows[0]!.request_id).to.match(/^job:deliver-emails:[0-9a-f-]{36}$/);
+    await runCli(['jobs:run', 'deliver-emails', '--json'], env);
+    expect(await deliveryAudit()).to.have.length(5);
+  });
+
+  it('audits a failed attempt as emails.retry and the last one as emails.failed', async () => {
+    await queue(globex, 1, 'g');
+    await db.database.knex('email_outbox').update({ max_attempts: 2 });
+    const closed = `smtp://127.0.0.1:${await freePort()}`;
+    const env = { env: { DATABASE_URL: db.url, SMTP_URL: closed } };
+    expect(
+      JSON.parse((await runCli(['jobs:run', 'deliver-emails', '--json'], env)).stdout),
+    ).to.include({
+      retrying: 1,
+    });
+    await db.database.knex('email_outbox').update({ next_attempt_at: new Date() });
+    expect(
+      JSON.parse((await runCli(['jobs:run', 'deliver-emails', '--json'], env)).stdout),
+    ).to.include({
+      failed: 1,
+    });
+    const rows = await deliveryAudit();
+    expect(rows.map((r) => [r.action, r.tenant_id, r.actor_label])).to.deep.equal([
+      ['emails.retry', globex.tenantId, 'deliver-emails'],
+      ['emails.failed', globex.tenantId, 'deliver-emails'],
+    ]);
+    expect(rows[0]!.after).to.include({ status: 'pending', attempts: 1, max_attempts: 2 });
+    expect(rows[0]!.after['next_attempt_at']).to.be.a('string');
+    expect(rows[0]!.after['error']).to.match(/ECONNREFUSED/);
+    expect(rows[1]!.before).to.deep.equal({ status: 'pending' });
+    expect(rows[1]!.after).to.include({ status: 'failed', attempts: 2 });
+    expect(rows[1]!.after).to.not.have.property('next_attempt_at');
+    expect(rows[0]!.request_id).to.not.equal(rows[1]!.request_id);
+  });
+
   it('a claim left by a crashed worker becomes due again after the timeout, and is sent once', async () => {
     await queue(acme, 1, 'a');
     await db.database.knex('email_outbox').update({
@@ -190,7 +289,7 @@ describe('email delivery job (deliver-emails)', function () {
     const unknown = await runCli(['jobs:run', 'nope'], { env: { DATABASE_URL: db.url } });
     expect(unknown.code).to.equal(4);
     expect(unknown.stderr.trim()).to.equal(
-      'Error: Unknown job nope; known jobs: cleanup, deliver-emails, approval-reminders, assignment-reminders, tenant-reports',
+      'Error: Unknown job nope; known jobs: cleanup, deliver-emails, approval-reminders, assignment-reminders, tenant-reports, run-exports',
     );
     expect(hasStackTrace(unknown.stderr)).to.equal(false);
   });

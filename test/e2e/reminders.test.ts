@@ -126,6 +126,69 @@ describe('approval and assignment reminders', function () {
     expect(await mails(a.tenant.tenantId, 'approval.reminder')).to.have.length(2);
   });
 
+  it('audits every reminder and escalation in its own tenant, as the job that made it', async () => {
+    const d = await setup('remind-d');
+    const e = await setup('remind-e');
+    const longAgo = new Date(Date.now() - 80 * 3_600_000);
+    await db.database.knex('approvals').where('id', e.approvalId).update({ due_at: longAgo });
+    await db.database
+      .knex('form_assignments')
+      .where('id', e.assignmentId)
+      .update({ due_at: longAgo });
+    for (const slug of ['remind-d', 'remind-e']) {
+      await run('approval-reminders', slug);
+      await run('assignment-reminders', slug);
+    }
+    const audit = async (tenantId: string) =>
+      (await db.database
+        .knex('audit_logs')
+        .where('tenant_id', tenantId)
+        .where((q) =>
+          q.where('action', 'like', 'approvals.%').orWhere('action', 'like', 'assignments.%'),
+        )
+        .orderBy(['action', 'id'])) as {
+        action: string;
+        actor_type: string;
+        actor_label: string;
+        resource_type: string;
+        resource_id: string;
+        before: Record<string, unknown>;
+        after: Record<string, unknown>;
+        request_id: string;
+      }[];
+    const summary = (rows: Awaited<ReturnType<typeof audit>>) =>
+      rows.map((r) => [r.action, r.actor_type, r.actor_label, r.resource_type, r.resource_id]);
+    const dRows = await audit(d.tenant.tenantId);
+    expect(summary(dRows)).to.deep.equal([
+      ['approvals.remind', 'system', 'approval-reminders', 'approval', d.approvalId],
+      ['assignments.remind', 'system', 'assignment-reminders', 'form_assignment', d.assignmentId],
+    ]);
+    expect(dRows[0]!.before).to.deep.equal({ reminded_at: null });
+    expect(dRows[0]!.after).to.include({ step: 0 });
+    expect(dRows[0]!.after['to']).to.deep.equal(['bob@remind-d.test']);
+    expect(dRows[0]!.after['reminded_at']).to.be.a('string');
+    expect(dRows[0]!.request_id).to.match(/^job:approval-reminders:[0-9a-f-]{36}$/);
+    expect(dRows[1]!.after['to']).to.deep.equal(['sam@remind-d.test']);
+    expect(dRows[1]!.request_id).to.match(/^job:assignment-reminders:[0-9a-f-]{36}$/);
+    const eRows = await audit(e.tenant.tenantId);
+    expect(summary(eRows)).to.deep.equal([
+      ['approvals.escalate', 'system', 'approval-reminders', 'approval', e.approvalId],
+      ['approvals.remind', 'system', 'approval-reminders', 'approval', e.approvalId],
+      ['assignments.escalate', 'system', 'assignment-reminders', 'form_assignment', e.assignmentId],
+      ['assignments.remind', 'system', 'assignment-reminders', 'form_assignment', e.assignmentId],
+    ]);
+    expect(eRows[0]!.before).to.deep.equal({ escalated_at: null });
+    expect(eRows[0]!.after['to']).to.deep.equal([
+      'admin@remind-e.example.test',
+      'mia@remind-e.test',
+    ]);
+    // Reruns within the interval stamp nothing, so audit nothing.
+    await run('approval-reminders', 'remind-d');
+    await run('assignment-reminders', 'remind-e');
+    expect(await audit(d.tenant.tenantId)).to.have.length(2);
+    expect(await audit(e.tenant.tenantId)).to.have.length(4);
+  });
+
   it('escalates long-overdue items to the tenant’s managers and admins, once', async () => {
     const c = await setup('remind-c');
     const longAgo = new Date(Date.now() - 80 * 3_600_000);

@@ -18,6 +18,16 @@ export const TENANT_TABLES = [
   'users',
 ] as const;
 
+/**
+ * Tables that carry tenant_id but are no tenant tables of the application: the
+ * app roles have no privilege on them, so they need no RLS policy. Each is
+ * written only by a SECURITY DEFINER trigger owned by its own narrow role.
+ */
+export const INTERNAL_TENANT_KEYED_TABLES = [
+  // Each tenant's audit hash chain head, kept by the audit_logs insert trigger.
+  'audit_chain_heads',
+] as const;
+
 /** Indexes deliberately not led by tenant_id: lookups made before the tenant is known. */
 export const GLOBAL_LOOKUP_INDEXES = [
   'users_email_key',

@@ -1,7 +1,11 @@
 import { expect } from 'chai';
 import type { Knex } from 'knex';
 import { APP_ROLE, SYSTEM_ROLE } from '../../src/db/scope.js';
-import { GLOBAL_LOOKUP_INDEXES, TENANT_TABLES } from '../helpers/tenant-tables.js';
+import {
+  GLOBAL_LOOKUP_INDEXES,
+  INTERNAL_TENANT_KEYED_TABLES,
+  TENANT_TABLES,
+} from '../helpers/tenant-tables.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-cluster.js';
 
 interface ForeignKey {
@@ -30,7 +34,21 @@ describe('schema catalogue: every tenant table is closed', () => {
       `select table_name from information_schema.columns
        where table_schema = 'public' and column_name = 'tenant_id' order by table_name`,
     );
-    expect(tables.map((t) => t.table_name)).to.deep.equal([...TENANT_TABLES].sort());
+    expect(tables.map((t) => t.table_name)).to.deep.equal(
+      [...TENANT_TABLES, ...INTERNAL_TENANT_KEYED_TABLES].sort(),
+    );
+  });
+
+  it('grants the app roles nothing on internal tenant-keyed tables', async () => {
+    for (const table of INTERNAL_TENANT_KEYED_TABLES) {
+      for (const role of [APP_ROLE, SYSTEM_ROLE, 'infield_lookup']) {
+        const [grants] = await rows<{ any: boolean }>(
+          `select has_table_privilege(?, ?, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER') as any`,
+          [role, table],
+        );
+        expect(grants?.any, `${role} on ${table}`).to.equal(false);
+      }
+    }
   });
 
   it('enables and forces row-level security with a tenant policy on each', async () => {
@@ -52,12 +70,14 @@ describe('schema catalogue: every tenant table is closed', () => {
     }>(
       `select tablename, policyname, qual, with_check from pg_policies where schemaname = 'public'`,
     );
-    // Besides the tenant policy, only the lookup role's read policies exist (see the lookups migration).
+    // Besides the tenant policy, only the lookup role's read policies exist (see the lookups
+    // migration).
     const others = policies.filter(
       (p) => p.policyname !== 'tenant_isolation' && p.tablename !== 'tenants',
     );
     expect([...new Set(others.map((p) => `${p.tablename}:${p.policyname}`))].sort()).to.deep.equal([
       'email_outbox:lookup_read',
+      'exports:lookup_read',
       'forms:lookup_read',
       'refresh_tokens:lookup_read',
       'users:lookup_read',
@@ -169,9 +189,9 @@ describe('schema catalogue: every tenant table is closed', () => {
       `select r.rolname, r.rolsuper, r.rolbypassrls,
               (select count(*) from pg_class c where c.relowner = r.oid)::int as owned
        from pg_roles r where r.rolname = any(?)`,
-      [[APP_ROLE, SYSTEM_ROLE, 'infield_lookup']],
+      [[APP_ROLE, SYSTEM_ROLE, 'infield_lookup', 'infield_audit_chain']],
     );
-    expect(roles).to.have.length(3);
+    expect(roles).to.have.length(4);
     for (const role of roles) {
       expect(role, role.rolname).to.include({ rolsuper: false, rolbypassrls: false, owned: 0 });
     }

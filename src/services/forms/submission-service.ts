@@ -161,10 +161,13 @@ export class SubmissionService {
         .where('id', id)
         .returning('*');
       await this.storeResponses(tx, id, pinned.fields, data);
+      // Which answers changed, not the answers themselves.
       await writeAudit(tx, this.ctx, {
         action: 'submissions.update',
         resourceType: 'submission',
         resourceId: id,
+        before: { status: submission.status },
+        after: { status: updated!.status, changed: Object.keys(input.data).sort() },
       });
       return toSubmissionDto(updated!);
     });
@@ -294,6 +297,7 @@ export class SubmissionService {
     }
   }
 
+  /** Completes the submitter's pending assignments of the form, one audit row each (one insert). */
   private async completeAssignments(
     tx: TxHandle,
     formId: string,
@@ -301,14 +305,30 @@ export class SubmissionService {
   ): Promise<void> {
     const userId = actingUserId(this.ctx);
     if (userId === undefined) return;
-    await FormAssignment.query(tx.trx)
+    const completed = await FormAssignment.query(tx.trx)
       .patch({
         status: 'completed',
         submission_id: submissionId,
         completed_at: new Date(),
         updated_at: new Date(),
       })
-      .where({ form_id: formId, assignee_id: userId, status: 'pending' });
+      .where({ form_id: formId, assignee_id: userId, status: 'pending' })
+      .returning(['id', 'completed_at']);
+    await writeAudit(
+      tx,
+      this.ctx,
+      completed.map((a) => ({
+        action: 'assignments.complete',
+        resourceType: 'form_assignment',
+        resourceId: a.id,
+        before: { status: 'pending' },
+        after: {
+          status: 'completed',
+          submission_id: submissionId,
+          completed_at: a.completed_at?.toISOString() ?? null,
+        },
+      })),
+    );
   }
 
   private async pinned(tx: TxHandle, formId: string, version: number): Promise<PinnedVersion> {

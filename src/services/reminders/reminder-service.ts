@@ -9,12 +9,25 @@ import {
   assignmentEscalationEmail,
   assignmentReminderEmail,
 } from '../approvals/email-templates.js';
+import {
+  buildAuditInsert,
+  jobAuditContext,
+  sqlText,
+  type AuditActorContext,
+} from '../build-audit-insert.js';
 import { fillTemplate, isoSql, MARK } from '../email/sql-templates.js';
 import type { OutgoingEmail } from '../outbox-service.js';
 
 /** How often an overdue item is reminded, and after how long overdue it is escalated (once). */
 export const REMINDER_INTERVAL_HOURS = 24;
 export const ESCALATE_AFTER_HOURS = 72;
+
+/** Tenants reminded at once by one job run (each on its own pooled connection). */
+export const TENANT_CONCURRENCY = 2;
+
+/** The actor labels of reminder audit rows: the jobs that run this service. */
+export const APPROVAL_REMINDERS_JOB = 'approval-reminders';
+export const ASSIGNMENT_REMINDERS_JOB = 'assignment-reminders';
 
 export interface ReminderResult {
   tenants: number;
@@ -31,7 +44,10 @@ const ESCALATION_RECIPIENTS = `array(
 /**
  * Reminders for overdue pending approvals and assignments, tenant by tenant
  * under each tenant's RLS, set-based: a few statements per tenant however many
- * items are overdue. reminded_at / escalated_at make reruns harmless.
+ * items are overdue. reminded_at / escalated_at make reruns harmless. Every
+ * stamped item is audited in the statement that stamps it (actor system/<job>,
+ * one request id per run): approvals.remind, approvals.escalate,
+ * assignments.remind, assignments.escalate, with the recipients in `after`.
  */
 export class ReminderService {
   constructor(private readonly database: Database) {}
@@ -46,11 +62,13 @@ export class ReminderService {
   }
 
   async remindApprovals(onlyTenant?: string): Promise<ReminderResult> {
-    return this.forTenants(onlyTenant, (tx) => this.approvalsInTenant(tx));
+    const audit = jobAuditContext(APPROVAL_REMINDERS_JOB);
+    return this.forTenants(onlyTenant, (tx) => this.approvalsInTenant(tx, audit));
   }
 
   async remindAssignments(onlyTenant?: string): Promise<ReminderResult> {
-    return this.forTenants(onlyTenant, (tx) => this.assignmentsInTenant(tx));
+    const audit = jobAuditContext(ASSIGNMENT_REMINDERS_JOB);
+    return this.forTenants(onlyTenant, (tx) => this.assignmentsInTenant(tx, audit));
   }
 
   private async forTenants(
@@ -59,15 +77,24 @@ export class ReminderService {
   ): Promise<ReminderResult> {
     const ids = await this.tenantIds(only);
     const total: ReminderResult = { tenants: ids.length, reminded: 0, escalated: 0 };
-    for (const id of ids) {
-      const r = await withTransaction({ database: this.database, scope: tenantScope(id) }, work);
-      total.reminded += r.reminded;
-      total.escalated += r.escalated;
-    }
+    const queue = [...ids];
+    // A few tenants at a time, each in its own transaction: the statements are
+    // CPU-bound in PostgreSQL, so one connection per core keeps them all busy.
+    const runner = async (): Promise<void> => {
+      for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+        const r = await withTransaction({ database: this.database, scope: tenantScope(id) }, work);
+        total.reminded += r.reminded;
+        total.escalated += r.escalated;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(TENANT_CONCURRENCY, ids.length) }, runner));
     return total;
   }
 
-  private async approvalsInTenant(tx: TxHandle): Promise<{ reminded: number; escalated: number }> {
+  private async approvalsInTenant(
+    tx: TxHandle,
+    audit: AuditActorContext,
+  ): Promise<{ reminded: number; escalated: number }> {
     const marks = {
       formTitle: MARK.title,
       stepName: MARK.step,
@@ -80,7 +107,8 @@ export class ReminderService {
       due: isoSql('a.due_at'),
       id: 'a.submission_id::text',
     };
-    const overdue = `select a.id from approvals a join submissions s on s.id = a.submission_id
+    const overdue = `select a.id, a.reminded_at, a.escalated_at from approvals a
+      join submissions s on s.id = a.submission_id
       where a.status = 'pending' and s.status = 'in_review'`;
     const approvers = `array(select distinct u.email from users u where u.status = 'active' and (u.id = a.assignee_user_id
       or u.id in (select ur.user_id from user_roles ur where ur.role_id = a.assignee_role_id)) order by u.email)`;
@@ -89,6 +117,9 @@ export class ReminderService {
       values,
       relatedType: 'submission',
       relatedId: 'a.submission_id',
+      audit,
+      resourceType: 'approval',
+      details: `'submission_id', a.submission_id, 'form_id', a.form_id, 'step', a.step`,
     };
     const reminded = await this.stampAndEmail(tx, {
       ...common,
@@ -97,6 +128,7 @@ export class ReminderService {
       stamp: 'reminded_at',
       recipients: approvers,
       email: approvalReminderEmail(marks),
+      action: 'approvals.remind',
     });
     const escalated = await this.stampAndEmail(tx, {
       ...common,
@@ -105,21 +137,27 @@ export class ReminderService {
       stamp: 'escalated_at',
       recipients: ESCALATION_RECIPIENTS,
       email: approvalEscalationEmail(marks),
+      action: 'approvals.escalate',
     });
     return { reminded, escalated };
   }
 
   private async assignmentsInTenant(
     tx: TxHandle,
+    audit: AuditActorContext,
   ): Promise<{ reminded: number; escalated: number }> {
     const marks = { formTitle: MARK.title, dueAt: MARK.due, assignmentId: MARK.id };
     const values = { title: 'f.title', due: isoSql('a.due_at'), id: 'a.id::text' };
-    const overdue = `select a.id from form_assignments a where a.status = 'pending'`;
+    const overdue = `select a.id, a.reminded_at, a.escalated_at from form_assignments a
+      where a.status = 'pending'`;
     const common = {
       table: 'form_assignments' as const,
       values,
       relatedType: 'form_assignment',
       relatedId: 'a.id',
+      audit,
+      resourceType: 'form_assignment',
+      details: `'form_id', a.form_id, 'assignee_id', a.assignee_id`,
     };
     const reminded = await this.stampAndEmail(tx, {
       ...common,
@@ -128,6 +166,7 @@ export class ReminderService {
       stamp: 'reminded_at',
       recipients: `array(select u.email from users u where u.id = a.assignee_id and u.status = 'active')`,
       email: assignmentReminderEmail(marks),
+      action: 'assignments.remind',
     });
     const escalated = await this.stampAndEmail(tx, {
       ...common,
@@ -136,13 +175,15 @@ export class ReminderService {
       stamp: 'escalated_at',
       recipients: ESCALATION_RECIPIENTS,
       email: assignmentEscalationEmail(marks),
+      action: 'assignments.escalate',
     });
     return { reminded, escalated };
   }
 
   /**
    * One statement: lock the due rows (skipping ones another worker holds), stamp
-   * them, and queue one email per row to `recipients` (SQL over row `a`).
+   * them, queue one email per row to `recipients` (SQL over row `a`) and write
+   * one audit row per stamped row (emailed or not: `after.to` is then empty).
    * Returns how many rows were stamped.
    */
   private async stampAndEmail(
@@ -157,22 +198,45 @@ export class ReminderService {
       values: Parameters<typeof fillTemplate>[1];
       relatedType: string;
       relatedId: string;
+      audit: AuditActorContext;
+      action: string;
+      resourceType: string;
+      /** Extra `key, value` pairs of the audit row's `after`, as SQL over row `a`. */
+      details: string;
     },
   ): Promise<number> {
+    const audit = buildAuditInsert(spec.audit, {
+      from: 'stamped a order by a.id',
+      tenantId: 'a.tenant_id',
+      action: sqlText(spec.action),
+      resourceType: sqlText(spec.resourceType),
+      resourceId: 'a.id::text',
+      before: `jsonb_build_object('${spec.stamp}', a.previous)`,
+      after: `jsonb_build_object('${spec.stamp}', a.${spec.stamp}, 'to', to_jsonb(a.emails), ${spec.details})`,
+    });
     const [row] = await tenantSql<{ n: number }>(
       tx,
       `with due as (${spec.due} for update of a skip locked),
-       upd as (update ${spec.table} a set ${spec.stamp} = now() from due where a.id = due.id returning a.*),
+       upd as (update ${spec.table} a set ${spec.stamp} = now() from due where a.id = due.id
+               returning a.*, due.${spec.stamp} as previous),
+       stamped as (select a.*, r.emails from upd a cross join lateral (select ${spec.recipients} as emails) r),
        ins as (
          insert into email_outbox (tenant_id, kind, to_addresses, subject, text_body, related_type, related_id)
-         select ${CURRENT_TENANT_SQL}, ?, r.emails, ${fillTemplate('?', spec.values)}, ${fillTemplate('?', spec.values)},
+         select ${CURRENT_TENANT_SQL}, ?, a.emails, ${fillTemplate('?', spec.values)}, ${fillTemplate('?', spec.values)},
                 ?, ${spec.relatedId}
-         from upd a join forms f on f.id = a.form_id
-         cross join lateral (select ${spec.recipients} as emails) r
-         where cardinality(r.emails) > 0
-         returning 1)
+         from stamped a join forms f on f.id = a.form_id
+         where cardinality(a.emails) > 0
+         returning 1),
+       audit as (${audit.sql})
        select (select count(*) from upd)::int as n`,
-      [spec.hours, spec.email.kind, spec.email.subject, spec.email.text, spec.relatedType],
+      [
+        spec.hours,
+        spec.email.kind,
+        spec.email.subject,
+        spec.email.text,
+        spec.relatedType,
+        ...audit.bindings,
+      ],
     );
     return row?.n ?? 0;
   }

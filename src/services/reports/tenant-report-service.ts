@@ -1,10 +1,11 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
+import type { ServiceContext } from '../../context.js';
 import type { Database } from '../../db/database.js';
 import { CURRENT_TENANT_SQL, systemScope, tenantScope } from '../../db/scope.js';
 import { tenantSql } from '../../db/scoped-sql.js';
-import { withTransaction, type TxHandle } from '../../db/transaction.js';
+import { withScopeInTransaction, withTransaction, type TxHandle } from '../../db/transaction.js';
 import { notFound, validationFailed } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { Tenant } from '../../models/tenant.js';
@@ -44,8 +45,16 @@ export class TenantReportService {
     private readonly logger: Logger,
   ) {}
 
-  /** Operator: sets how often a tenant gets its report. */
-  async setSchedule(slug: string, every: string): Promise<{ tenant: string; every: string }> {
+  /**
+   * Operator: sets how often a tenant gets its report, audited in that tenant
+   * (`reports.schedule`) with `ctx`'s actor. Throws VALIDATION_FAILED (bad
+   * schedule), NOT_FOUND (tenant).
+   */
+  async setSchedule(
+    ctx: ServiceContext,
+    slug: string,
+    every: string,
+  ): Promise<{ tenant: string; every: string }> {
     parseEvery(every);
     return withTransaction({ database: this.database, scope: systemScope }, async (tx) => {
       const tenant = await Tenant.query(tx.trx).where('slug', slug).forUpdate().first();
@@ -56,6 +65,16 @@ export class TenantReportService {
           updated_at: new Date(),
         })
         .where('id', tenant.id);
+      // audit_logs is tenant data: the row is written in the tenant's scope.
+      await withScopeInTransaction(tx, tenantScope(tenant.id), (ttx) =>
+        writeAudit(ttx, ctx, {
+          action: 'reports.schedule',
+          resourceType: 'tenant',
+          resourceId: tenant.id,
+          before: { report_every: tenant.settings['report_every'] ?? null },
+          after: { report_every: every.trim() },
+        }),
+      );
       return { tenant: slug, every: every.trim() };
     });
   }

@@ -1,0 +1,92 @@
+import pg from 'pg';
+import type { AnswerColumn } from './export-columns.js';
+import type { ExportFilter } from './export-filter.js';
+
+export const METADATA_COLUMNS = [
+  'id',
+  'status',
+  'submitted_by',
+  'submitted_at',
+  'version',
+  'decision',
+  'decided_at',
+] as const;
+
+const lit = (value: string): string => pg.escapeLiteral(value);
+
+/** ISO 8601 UTC with milliseconds, whatever the session's TimeZone or DateStyle. */
+const isoTime = (expr: string): string =>
+  `to_char(${expr} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/**
+ * OWASP CSV injection, in SQL so COPY output needs no second pass: a text cell
+ * starting with =, +, -, @, tab, CR or LF gets a leading single quote.
+ */
+export const safeText = (expr: string): string =>
+  `case when left(${expr}, 1) in ('=', '+', '-', '@', E'\\t', E'\\r', E'\\n') then '''' || ${expr} else ${expr} end`;
+
+/**
+ * One answer as CSV text: text as given (neutralised), numbers as exact
+ * decimals, booleans true/false, dates YYYY-MM-DD, times ISO UTC, multiselect
+ * as its JSON array, a file as its attachment id.
+ */
+const ANSWER_CELL = `case
+  when r.value_text is not null then ${safeText('r.value_text')}
+  when r.value_numeric is not null then r.value_numeric::text
+  when r.value_boolean is not null then r.value_boolean::text
+  when r.value_date is not null then to_char(r.value_date, 'YYYY-MM-DD')
+  when r.value_timestamp is not null then ${isoTime('r.value_timestamp')}
+  when r.value_json is not null then r.value_json::text
+  when r.file_attachment_id is not null then r.file_attachment_id::text
+end`;
+
+/**
+ * The pivot: one row per submission, metadata then one column per answer
+ * column. Answers are looked up per submission through the
+ * (tenant_id, submission_id, path) index, so the plan streams in id order with
+ * no sort or hash of the whole set. Literals are escaped here because COPY
+ * takes no bind parameters; every value has been validated before.
+ */
+export function exportQuery(
+  formId: string,
+  columns: readonly AnswerColumn[],
+  filter: Pick<ExportFilter, 'statuses' | 'since' | 'until' | 'version'>,
+): string {
+  const where = [`s.form_id = ${lit(formId)}::uuid`];
+  where.push(`s.status in (${filter.statuses.map(lit).join(', ')})`);
+  if (filter.since !== null) where.push(`s.submitted_at >= ${lit(filter.since)}::timestamptz`);
+  if (filter.until !== null) where.push(`s.submitted_at < ${lit(filter.until)}::timestamptz`);
+  if (filter.version !== null) where.push(`s.form_version = ${filter.version}`);
+  const answers = columns.map(
+    (c, i) =>
+      `max(${ANSWER_CELL}) filter (where r.${c.match.by === 'key' ? 'field_key' : 'path'} = ${lit(c.match.value)}) as a${i}`,
+  );
+  const lateral =
+    answers.length === 0
+      ? ''
+      : `left join lateral (
+  select ${answers.join(',\n         ')}
+  from submission_responses r
+  where r.tenant_id = s.tenant_id and r.submission_id = s.id
+) a on true`;
+  const select = [
+    's.id',
+    's.status',
+    `case when s.via_public_link then 'public' else ${safeText('u.email')} end`,
+    isoTime('s.submitted_at'),
+    's.form_version',
+    `case when s.status in ('approved', 'rejected') then s.status end`,
+    `case when s.status in ('approved', 'rejected') then ${isoTime('s.decided_at')} end`,
+    ...columns.map((_, i) => `a.a${i}`),
+  ];
+  return `select ${select.join(',\n       ')}
+from submissions s
+left join users u on u.tenant_id = s.tenant_id and u.id = s.submitted_by
+${lateral}
+where ${where.join('\n  and ')}
+order by s.id`;
+}
+
+/** The same query as COPY … TO STDOUT, which PostgreSQL writes as RFC 4180 CSV itself. */
+export const copyStatement = (query: string): string =>
+  `copy (${query}) to stdout with (format csv)`;
