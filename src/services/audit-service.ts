@@ -10,7 +10,8 @@ export interface AuditEntry {
   after?: unknown;
 }
 
-function actorColumns(ctx: ServiceContext): {
+/** The audit columns naming who acted, for writeAudit and set-based audit inserts alike. */
+export function actorColumns(ctx: Pick<ServiceContext, 'actor'>): {
   actor_type: AuditActorType;
   actor_id: string | null;
   actor_label: string | null;

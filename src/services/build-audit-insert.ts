@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ServiceContext } from '../context.js';
+import { actorColumns } from './audit-service.js';
 
 /** Who and which request an audit row names: the parts of a ServiceContext the audit log keeps. */
 export type AuditActorContext = Pick<ServiceContext, 'actor' | 'requestId' | 'ip' | 'userAgent'>;
@@ -32,15 +33,7 @@ export function buildAuditInsert(
     after?: string;
   },
 ): { sql: string; bindings: unknown[] } {
-  const { actor } = ctx;
-  const [actorType, actorId, actorLabel] =
-    actor.type === 'user'
-      ? ['user', actor.userId, actor.email]
-      : actor.type === 'operator'
-        ? ['operator', null, actor.osUser]
-        : actor.type === 'system'
-          ? ['system', null, actor.job ?? null]
-          : ['public', null, null];
+  const { actor_type, actor_id, actor_label } = actorColumns(ctx);
   return {
     sql: `insert into audit_logs (tenant_id, actor_type, actor_id, actor_label, action, resource_type,
          resource_id, before, after, ip, user_agent, request_id)
@@ -48,9 +41,9 @@ export function buildAuditInsert(
               ${rows.before ?? 'null::jsonb'}, ${rows.after ?? 'null::jsonb'}, ?, ?, ?
        from ${rows.from}`,
     bindings: [
-      actorType,
-      actorId,
-      actorLabel,
+      actor_type,
+      actor_id,
+      actor_label,
       ctx.ip ?? null,
       ctx.userAgent ?? null,
       ctx.requestId,

@@ -8,6 +8,7 @@ import { Form } from '../../models/form.js';
 import { Role } from '../../models/role.js';
 import { User } from '../../models/user.js';
 import { validate } from '../../validation.js';
+import { actorColumns } from '../audit-service.js';
 import { actingUserId, assertPermission } from '../authorization.js';
 import { fillTemplate, isoSql, MARK } from '../email/sql-templates.js';
 import { approvalRequestedEmail, submitterEmail } from './email-templates.js';
@@ -265,13 +266,7 @@ export class BulkApprovalService {
        insert into bulk_decided select * from upd`,
       [decision, decision, status, actingUserId(this.ctx) ?? null, comment],
     );
-    const actor = this.ctx.actor;
-    const [actorType, actorId, actorLabel] =
-      actor.type === 'user'
-        ? ['user', actor.userId, actor.email]
-        : actor.type === 'operator'
-          ? ['operator', null, actor.osUser]
-          : [actor.type, null, actor.type === 'system' ? (actor.job ?? null) : null];
+    const { actor_type, actor_id, actor_label } = actorColumns(this.ctx);
     await tenantSql(
       tx,
       `insert into audit_logs (tenant_id, actor_type, actor_id, actor_label, action, resource_type, resource_id,
@@ -281,9 +276,9 @@ export class BulkApprovalService {
               ?, ?, ?
        from bulk_decided d order by d.id`,
       [
-        actorType,
-        actorId,
-        actorLabel,
+        actor_type,
+        actor_id,
+        actor_label,
         `approvals.${decision}`,
         status,
         comment,
