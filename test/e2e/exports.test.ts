@@ -12,6 +12,7 @@ import { ExportRunner } from '../../src/services/exports/background-export-servi
 import { ExportAborted } from '../../src/services/exports/copy-export.js';
 import { SubmissionExportService } from '../../src/services/exports/submission-export-service.js';
 import { MaintenanceService } from '../../src/services/maintenance-service.js';
+import { Database } from '../../src/db/database.js';
 import { systemScope, tenantScope } from '../../src/db/scope.js';
 import { api, login, provisionTenant, type ProvisionedTenant } from '../helpers/api.js';
 import { BIN, cleanEnv, hasStackTrace, REPO_ROOT, runCli } from '../helpers/cli.js';
@@ -477,6 +478,40 @@ describe('CSV export streaming under pressure (pool of 1, large set)', function 
     for (let i = 0; i < 50 && (await exportsAudited()) === 0; i += 1)
       await new Promise((r) => setTimeout(r, 100));
     expect(await exportsAudited()).to.equal(1);
+  });
+
+  it('keeps half the pool for the API: a second concurrent export is turned away with 503 and Retry-After', async () => {
+    const database = Database.fromUrl(db.url, 2);
+    const wide = await startTestServer(database);
+    const controller = new AbortController();
+    try {
+      const first = await wide.request(`/api/v1/forms/${formId}/submissions.csv`, {
+        headers: { Authorization: `Bearer ${token}` },
+        signal: controller.signal,
+      });
+      expect(first.status).to.equal(200);
+      const reader = first.body!.getReader();
+      await reader.read();
+      const second = await api(wide, token).get(`/forms/${formId}/submissions.csv`);
+      expect(second.status).to.equal(503);
+      expect(second.headers.get('retry-after')).to.equal('5');
+      expect(second.body['detail']).to.contain('POST /exports');
+      expect((await api(wide, token).get(`/forms/${formId}`)).status).to.equal(200);
+      controller.abort();
+      await reader.cancel().catch(() => undefined);
+      for (let i = 0; i < 50 && (await runningCopies()) > 0; i += 1)
+        await new Promise((r) => setTimeout(r, 100));
+      // Once the aborted export has given its connection back, exports are accepted again.
+      let third = await api(wide, token).get(`/forms/${formId}/submissions.csv?version=9`);
+      for (let i = 0; i < 50 && third.status === 503; i += 1) {
+        await new Promise((r) => setTimeout(r, 100));
+        third = await api(wide, token).get(`/forms/${formId}/submissions.csv?version=9`);
+      }
+      expect(third.status).to.equal(200);
+    } finally {
+      await wide.close();
+      await database.close();
+    }
   });
 
   it('stops the COPY on the server (query cancelled, not drained) when the destination goes away', async () => {

@@ -7,6 +7,8 @@ import {
 } from '../../services/exports/background-export-service.js';
 import { ExportAborted } from '../../services/exports/copy-export.js';
 import { SubmissionExportService } from '../../services/exports/submission-export-service.js';
+import type { Database } from '../../db/database.js';
+import { unavailable } from '../../errors.js';
 import type { Platform } from '../../services/platform.js';
 import { services } from '../auth-guard.js';
 import { defineRoute, type AnyRoute, type KoaContext } from '../route.js';
@@ -47,9 +49,16 @@ const ExportSchema = Type.Object({
 const attachment = (name: string): string =>
   `attachment; filename="${name.replace(/[^\w.-]/g, '_')}"`;
 
+/** Streamed exports hold a pooled connection each: at most half the pool, so the API keeps the rest. */
+function streamingLimit(database: Database): number {
+  const max = (database.knex.client.config as { pool?: { max?: number } }).pool?.max ?? 10;
+  return Math.max(1, Math.floor(max / 2));
+}
+
 export function exportRoutes(platform: Platform): AnyRoute[] {
   const background = (ctx: KoaContext) =>
     new BackgroundExportService(services(ctx), platform.config.storageDir);
+  let streaming = 0;
   return [
     defineRoute({
       operationId: 'exportSubmissionsCsv',
@@ -62,18 +71,38 @@ export function exportRoutes(platform: Platform): AnyRoute[] {
       access: { kind: 'authenticated', permission: 'submissions.export' },
       params: IdParams,
       query: ExportQuery,
-      responses: { 200: { description: 'RFC 4180 CSV', contentType: 'text/csv' } },
+      responses: {
+        200: { description: 'RFC 4180 CSV', contentType: 'text/csv' },
+        503: { description: 'Too many exports streaming at once (Retry-After)' },
+      },
       handler: async ({ params, query, ctx }) => {
-        const service = new SubmissionExportService(services(ctx));
-        const prepared = await service.prepare({ id: params.id }, query);
+        const scoped = services(ctx);
+        // Checked before anything takes a connection: on a busy pool even the form lookup would wait.
+        if (streaming >= streamingLimit(scoped.db.database)) {
+          throw unavailable('Too many CSV exports are streaming; retry shortly, or POST /exports', {
+            headers: { 'Retry-After': '5' },
+          });
+        }
+        streaming += 1;
+        const release = (): void => {
+          streaming -= 1;
+        };
+        const service = new SubmissionExportService(scoped);
+        const prepared = await service.prepare({ id: params.id }, query).catch((err: unknown) => {
+          release();
+          throw err;
+        });
         const body = new PassThrough();
         const logger = ctx.state.logger;
-        service.stream(prepared, body, { end: true }).catch((err: unknown) => {
-          if (err instanceof ExportAborted)
-            logger.info({ form_id: params.id, cancelled: err.serverCancelled }, err.message);
-          else logger.error({ err, form_id: params.id }, 'CSV export failed mid-stream');
-          body.destroy(err instanceof Error ? err : new Error(String(err)));
-        });
+        service
+          .stream(prepared, body, { end: true })
+          .catch((err: unknown) => {
+            if (err instanceof ExportAborted)
+              logger.info({ form_id: params.id, cancelled: err.serverCancelled }, err.message);
+            else logger.error({ err, form_id: params.id }, 'CSV export failed mid-stream');
+            body.destroy(err instanceof Error ? err : new Error(String(err)));
+          })
+          .finally(release);
         return {
           type: 'text/csv; charset=utf-8',
           headers: {

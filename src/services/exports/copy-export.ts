@@ -133,6 +133,7 @@ function pump(
     destination.on('error', onDestinationError);
     signal?.addEventListener('abort', onSignal);
     if (signal?.aborted === true) onSignal();
+    else if (destination.destroyed || destination.writableEnded) onClose();
 
     copy.on('error', (err: Error & { code?: string }) => {
       if (aborted !== undefined && err.code === '57014') aborted.serverCancelled = true;
