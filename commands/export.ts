@@ -99,6 +99,10 @@ export default class ExportCommand extends InfieldCommand<typeof ExportCommand> 
       return summary;
     } catch (err) {
       if (showProgress) process.stderr.write('\n');
+      // `infield export … | head`: the reader has what it wanted; like other Unix tools, stop quietly.
+      if (err instanceof ExportAborted && out === undefined && /EPIPE/.test(err.message)) {
+        return { tenant: tenant.slug, form: prepared.formKey, rows: 0, bytes, file: null };
+      }
       if (err instanceof ExportAborted) {
         const left = out === undefined ? '' : `; ${out} was not written`;
         throw new AppError('EXPORT_ABORTED', `${err.message}${left}`, 499, 1);

@@ -587,6 +587,34 @@ describe('CSV export streaming under pressure (pool of 1, large set)', function 
     expect(fs.readdirSync(tmp)).to.deep.equal([]);
   });
 
+  it('stops quietly when the reader of stdout goes away (| head)', async () => {
+    const res = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+      (resolve) => {
+        const child = spawn(
+          'bash',
+          [
+            '-c',
+            `set -o pipefail; "${process.execPath}" "${BIN}" export --tenant big-co --form inspection | head -c 200`,
+          ],
+          {
+            cwd: REPO_ROOT,
+            env: cleanEnv({ DATABASE_URL: db.url }),
+            stdio: ['ignore', 'pipe', 'pipe'],
+          },
+        );
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+        child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+        child.on('close', (code) => resolve({ code, stdout, stderr }));
+      },
+    );
+    expect(res.stderr).to.equal('');
+    expect(res.code).to.equal(0);
+    expect(res.stdout).to.have.length(200);
+    expect(res.stdout).to.match(/^id,status,submitted_by/);
+  });
+
   it('a write error (file size limit) fails the export and removes the partial file', async () => {
     const out = path.join(tmp, 'limited.csv');
     const res = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
