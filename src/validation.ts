@@ -16,6 +16,11 @@ export const ajv = new Ajv({
 });
 addFormats(ajv);
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A UUID in its text form (any version, either case): safe to bind as ::uuid. */
+export const isUuid = (text: string): boolean => UUID.test(text);
+
 const cache = new WeakMap<TSchema, ValidateFunction>();
 
 function compiled(schema: TSchema): ValidateFunction {

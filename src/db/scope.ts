@@ -40,18 +40,16 @@ export function scopeOf(knex: unknown): Scope | undefined {
  * carries them into the next transaction.
  */
 export async function applyScope(trx: Knex.Transaction, scope: Scope): Promise<void> {
-  if (scope.kind === 'tenant') {
-    await trx.raw(`select set_config('role', ?, true), set_config('app.tenant_id', ?, true)`, [
-      APP_ROLE,
-      scope.tenantId,
-    ]);
-  } else {
-    await trx.raw(`select set_config('role', ?, true), set_config('app.tenant_id', '', true)`, [
-      SYSTEM_ROLE,
-    ]);
-  }
+  await trx.raw(SCOPE_SQL, scopeSettings(scope));
   bindScope(trx, scope);
 }
+
+/** The one statement that puts a transaction in a scope: role, then tenant setting. */
+export const SCOPE_SQL = `select set_config('role', ?, true), set_config('app.tenant_id', ?, true)`;
+
+/** The role and tenant setting of a scope, in SCOPE_SQL's order. */
+export const scopeSettings = (scope: Scope): [string, string] =>
+  scope.kind === 'tenant' ? [APP_ROLE, scope.tenantId] : [SYSTEM_ROLE, ''];
 
 /** SQL for the transaction's tenant, for set-based inserts that stamp rows (RLS checks them). */
 export const CURRENT_TENANT_SQL = `nullif(current_setting('app.tenant_id', true), '')::uuid`;

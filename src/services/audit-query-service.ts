@@ -5,6 +5,7 @@ import { badRequest } from '../errors.js';
 import { AuditLog } from '../models/audit-log.js';
 import { assertPermission } from './authorization.js';
 import { DEFAULT_LIMIT, MAX_LIMIT } from './pagination.js';
+import { isUuid } from '../validation.js';
 
 export const AuditQuery = Type.Object({
   actor: Type.Optional(
@@ -36,12 +37,10 @@ export interface AuditEntryDto {
   request_id: string | null;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** Newest first, keyset-paginated on (created_at, id); the cursor carries both exactly. */
 function decodeCursor(cursor: string): { t: string; id: string } {
   const [t, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  if (t === undefined || id === undefined || !UUID.test(id) || Number.isNaN(Date.parse(t))) {
+  if (t === undefined || id === undefined || !isUuid(id) || Number.isNaN(Date.parse(t))) {
     throw badRequest('The cursor is not valid', {
       errors: [{ path: 'cursor', message: 'is not valid' }],
     });
@@ -67,7 +66,7 @@ export class AuditQueryService {
         const actor = filter.actor;
         q.where((w) => {
           w.whereRaw('lower(actor_label) = lower(?)', [actor]);
-          if (UUID.test(actor)) w.orWhere('actor_id', actor);
+          if (isUuid(actor)) w.orWhere('actor_id', actor);
         });
       }
       if (filter.action !== undefined) q.where('action', filter.action);

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { Model, QueryBuilder } from 'objection';
 import { badRequest } from '../errors.js';
+import { isUuid } from '../validation.js';
 
 export const DEFAULT_LIMIT = 50;
 export const MAX_LIMIT = 200;
@@ -16,11 +17,9 @@ export interface Page<T> {
   next_cursor: string | null;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 const decodeCursor = (cursor: string): string => {
   const id = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!UUID.test(id)) {
+  if (!isUuid(id)) {
     throw badRequest('The cursor is not valid', {
       errors: [{ path: 'cursor', message: 'is not valid' }],
     });

@@ -17,6 +17,7 @@ import { services } from '../auth-guard.js';
 import { defineRoute, type AnyRoute, type KoaContext } from '../route.js';
 import { IdParams, PageOf } from '../schemas.js';
 import { AssignmentSchema, FileSchema, SubmissionSchema } from './form-schemas.js';
+import { isUuid } from '../../validation.js';
 
 interface FormidableFile {
   filepath: string;
@@ -73,8 +74,6 @@ async function receiveUpload(
   ) as Record<string, string>;
   return { file, fields };
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function submissionRoutes(platform: Platform): AnyRoute[] {
   const submissions = (ctx: KoaContext) => new SubmissionService(services(ctx));
@@ -152,7 +151,7 @@ export function submissionRoutes(platform: Platform): AnyRoute[] {
         const { file, fields } = await receiveUpload(ctx, await service.maxFileBytes());
         try {
           const formId = fields['form_id'];
-          if (formId !== undefined && !UUID.test(formId)) {
+          if (formId !== undefined && !isUuid(formId)) {
             throw new AppError('VALIDATION_FAILED', 'form_id is not a uuid', 422, 3, {
               errors: [{ path: 'form_id', message: 'must be a uuid' }],
             });

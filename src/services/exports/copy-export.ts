@@ -2,7 +2,7 @@ import type { Writable } from 'node:stream';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { Database } from '../../db/database.js';
-import { APP_ROLE, type TenantScope } from '../../db/scope.js';
+import { SCOPE_SQL, scopeSettings, type TenantScope } from '../../db/scope.js';
 import { translateDbError } from '../../db/pg-errors.js';
 
 export interface CopyOptions {
@@ -50,10 +50,9 @@ export async function copyToStream(
   let clean = false;
   try {
     await client.query('begin transaction read only');
-    await client.query(
-      `select set_config('role', $1, true), set_config('app.tenant_id', $2, true)`,
-      [APP_ROLE, scope.tenantId],
-    );
+    // The same scope statement as every other transaction, on this raw connection.
+    const scoped = database.knex.raw(SCOPE_SQL, scopeSettings(scope)).toSQL().toNative();
+    await client.query(scoped.sql, [...scoped.bindings]);
     const rows = await pump(database, client, copySql, destination, options);
     await client.query('commit');
     clean = true;

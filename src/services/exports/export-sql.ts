@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { isoSql } from '../email/sql-templates.js';
 import type { AnswerColumn } from './export-columns.js';
 import type { ExportFilter } from './export-filter.js';
 
@@ -13,10 +14,6 @@ export const METADATA_COLUMNS = [
 ] as const;
 
 const lit = (value: string): string => pg.escapeLiteral(value);
-
-/** ISO 8601 UTC with milliseconds, whatever the session's TimeZone or DateStyle. */
-const isoTime = (expr: string): string =>
-  `to_char(${expr} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**
  * OWASP CSV injection, in SQL so COPY output needs no second pass: a text cell
@@ -35,7 +32,7 @@ const ANSWER_CELL = `case
   when r.value_numeric is not null then r.value_numeric::text
   when r.value_boolean is not null then r.value_boolean::text
   when r.value_date is not null then to_char(r.value_date, 'YYYY-MM-DD')
-  when r.value_timestamp is not null then ${isoTime('r.value_timestamp')}
+  when r.value_timestamp is not null then ${isoSql('r.value_timestamp')}
   when r.value_json is not null then r.value_json::text
   when r.file_attachment_id is not null then r.file_attachment_id::text
 end`;
@@ -73,10 +70,10 @@ export function exportQuery(
     's.id',
     's.status',
     `case when s.via_public_link then 'public' else ${safeText('u.email')} end`,
-    isoTime('s.submitted_at'),
+    isoSql('s.submitted_at'),
     's.form_version',
     `case when s.status in ('approved', 'rejected') then s.status end`,
-    `case when s.status in ('approved', 'rejected') then ${isoTime('s.decided_at')} end`,
+    `case when s.status in ('approved', 'rejected') then ${isoSql('s.decided_at')} end`,
     ...columns.map((_, i) => `a.a${i}`),
   ];
   return `select ${select.join(',\n       ')}

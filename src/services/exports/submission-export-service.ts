@@ -12,8 +12,8 @@ import { copyToStream } from './copy-export.js';
 import { answerColumns, type AnswerColumn, type VersionField } from './export-columns.js';
 import { parseExportFilter, type ExportFilter, type ExportFilterInput } from './export-filter.js';
 import { copyStatement, exportQuery, METADATA_COLUMNS } from './export-sql.js';
+import { isUuid } from '../../validation.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const BOM = Buffer.from('\uFEFF', 'utf8');
 
 /** An export ready to run: the form, the checked filter, its columns and its SQL. */
@@ -65,7 +65,7 @@ export class SubmissionExportService {
     const filter = parseExportFilter(input, flagStyle);
     tenantScopeOf(this.ctx);
     return withTransaction(this.ctx.db, async (tx) => {
-      if ('id' in form && !UUID.test(form.id)) throw notFound('Form', form.id);
+      if ('id' in form && !isUuid(form.id)) throw notFound('Form', form.id);
       const [found] = await tenantSql<{ id: string; key: string }>(
         tx,
         'id' in form

@@ -3,7 +3,7 @@ import type { TxHandle } from '../../db/transaction.js';
 import { validationFailed, type FieldError } from '../../errors.js';
 import { Role } from '../../models/role.js';
 import { User } from '../../models/user.js';
-import { validate } from '../../validation.js';
+import { isUuid, validate } from '../../validation.js';
 
 const Approvers = Type.Object(
   {
@@ -45,8 +45,6 @@ export interface ApprovalPolicy {
   }[];
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
  * Validates a policy and resolves its approvers in the tenant: users by id or
  * email, roles by name or id. Throws VALIDATION_FAILED naming each unknown one.
@@ -69,7 +67,7 @@ export async function resolveApprovalPolicy(
       : await User.query(tx.trx).where((q) => {
           q.whereIn(
             'id',
-            userRefs.filter((r) => UUID.test(r)),
+            userRefs.filter((r) => isUuid(r)),
           ).orWhereRaw('lower(email) = any(?)', [userRefs.map((r) => r.toLowerCase())]);
         });
   const roles =
@@ -78,7 +76,7 @@ export async function resolveApprovalPolicy(
       : await Role.query(tx.trx).where((q) => {
           q.whereIn(
             'id',
-            roleRefs.filter((r) => UUID.test(r)),
+            roleRefs.filter((r) => isUuid(r)),
           ).orWhereRaw('lower(name) = any(?)', [roleRefs.map((r) => r.toLowerCase())]);
         });
   const findUser = (ref: string) =>
