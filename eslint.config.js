@@ -21,7 +21,19 @@ export default tseslint.config(
           paths: [{ name: 'knex', message: 'Only src/db/ and migrations/ may import knex.' }],
         },
       ],
+      // One taxonomy: codes, statuses and exit codes are chosen once, by the factories.
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "NewExpression[callee.name='AppError']",
+          message: 'Build errors with a factory from src/errors.ts (add one there if none fits).',
+        },
+      ],
     },
+  },
+  {
+    files: ['src/errors.ts'],
+    rules: { 'no-restricted-syntax': 'off' },
   },
   {
     files: [

@@ -5,7 +5,7 @@ import pg from 'pg';
 import { Database } from '../src/db/database.js';
 import { startEmbeddedCluster, type EmbeddedCluster } from '../src/db/embedded-postgres.js';
 import { createLogger } from '../src/logger.js';
-import { SchemaService } from '../src/services/schema-service.js';
+import { MigrationService } from '../src/services/migration-service.js';
 
 /** A PostgreSQL cluster for a benchmark: DATABASE_URL's server, or an embedded one in a temp dir. */
 export async function benchCluster(): Promise<{
@@ -56,7 +56,7 @@ export async function migratedDatabase(
   await admin(cluster.adminUrl, `drop database if exists ${name} with (force)`);
   await admin(cluster.adminUrl, `create database ${name}`);
   const database = Database.fromUrl(cluster.urlFor(name), 4);
-  await new SchemaService(database).migrate();
+  await new MigrationService(database).migrate();
   return database;
 }
 

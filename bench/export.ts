@@ -7,8 +7,6 @@
  * at 100k and 1M rows, best of BENCH_ROUNDS runs each. Prints rows/s, the ratio (b)/(a) and the
  * peak RSS of (b) (from /usr/bin/time, else /proc VmHWM). Scale with BENCH_ROWS / BENCH_SMALL_ROWS.
  */
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tenantScope } from '../src/db/scope.js';
@@ -17,58 +15,12 @@ import { exportQuery } from '../src/services/exports/export-sql.js';
 import { SubmissionExportService } from '../src/services/exports/submission-export-service.js';
 import { admin, benchCluster, mib, migratedDatabase } from './bench-database.js';
 import { seedSql } from './export-seed.js';
+import { run, type Run } from './run-timed.js';
 
 const ROWS = Number(process.env['BENCH_ROWS'] ?? 1_000_000);
 const SMALL_ROWS = Number(process.env['BENCH_SMALL_ROWS'] ?? 100_000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 2);
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const TIME = fs.existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
-
-interface Run {
-  seconds: number;
-  peakKib: number | null;
-}
-
-/** Runs a command with stdout to /dev/null; wall time and (when measurable) peak RSS. */
-function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const devNull = fs.openSync('/dev/null', 'w');
-    const wrapped =
-      TIME === undefined ? [command, args] : [TIME, ['-f', 'maxrss=%M', command, ...args]];
-    const started = process.hrtime.bigint();
-    const child = spawn(wrapped[0] as string, wrapped[1] as string[], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', devNull, 'pipe'],
-    });
-    let stderr = '';
-    let hwm: number | null = null;
-    const poll =
-      TIME === undefined
-        ? setInterval(() => {
-            try {
-              const status = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8');
-              const kib = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1]);
-              if (kib > 0) hwm = kib;
-            } catch {
-              // exited
-            }
-          }, 20)
-        : undefined;
-    child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      if (poll !== undefined) clearInterval(poll);
-      fs.closeSync(devNull);
-      if (code !== 0) {
-        reject(new Error(`${command} exited ${code}: ${stderr.slice(0, 500)}`));
-        return;
-      }
-      const measured = /maxrss=(\d+)/.exec(stderr);
-      resolve({ seconds, peakKib: measured === null ? hwm : Number(measured[1]) });
-    });
-  });
-}
 
 async function main(): Promise<void> {
   const cluster = await benchCluster();

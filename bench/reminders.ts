@@ -7,6 +7,8 @@
  */
 import { SMTPServer } from 'smtp-server';
 import type { AddressInfo } from 'node:net';
+import { remindApprovals } from '../jobs/approvals-remind.js';
+import { deliverEmails } from '../jobs/emails-deliver.js';
 import { createLogger } from '../src/logger.js';
 import { createMailTransport, type MailTransport } from '../src/services/email/mail-transport.js';
 import { OutboxDeliveryService } from '../src/services/email/outbox-delivery-service.js';
@@ -62,7 +64,7 @@ async function main(): Promise<void> {
     process.stdout.write(`seeded ${overdue} overdue approvals across ${TENANTS} tenants\n`);
 
     const started = process.hrtime.bigint();
-    const result = await new ReminderService(database).remindApprovals();
+    const result = await remindApprovals(new ReminderService(database), logger);
     const queueing = seconds(process.hrtime.bigint() - started);
     const queued = Number((await database.knex('email_outbox').count({ n: '*' }))[0]!['n']);
 
@@ -94,10 +96,13 @@ async function main(): Promise<void> {
       },
     };
     const deliveryStarted = process.hrtime.bigint();
-    const delivered = await new OutboxDeliveryService(database, timed, logger, {
-      workerId: 'bench',
-      maxBatches: 1_000_000,
-    }).deliverAll();
+    const delivered = await deliverEmails(
+      new OutboxDeliveryService(database, timed, logger, {
+        workerId: 'bench',
+        maxBatches: 1_000_000,
+      }),
+      logger,
+    );
     const delivery = seconds(process.hrtime.bigint() - deliveryStarted);
     inner.close();
     await database.close();

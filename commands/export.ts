@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { InfieldCommand } from '../src/cli/base-command.js';
 import { resolveTenant, tenantFlag } from '../src/cli/tenant-context.js';
-import { AppError, validationFailed } from '../src/errors.js';
+import { exportAborted, validationFailed } from '../src/errors.js';
 import { ExportAborted } from '../src/services/exports/copy-export.js';
 import { writeFileAtomically } from '../src/services/exports/file-output.js';
 import { SubmissionExportService } from '../src/services/exports/submission-export-service.js';
@@ -18,11 +18,12 @@ const megabytes = (bytes: number): string => `${(bytes / 1_048_576).toFixed(1)} 
 
 export default class ExportCommand extends InfieldCommand<typeof ExportCommand> {
   static override summary = "Export a form's submissions as CSV, streamed";
-  static override description = `One row per submission: id, status, submitted_by, submitted_at, version, decision, decided_at, then one column per field of the form across all its versions. Drafts are left out unless --status asks for them; --since/--until select on submitted_at. Times are ISO 8601 UTC; multiselect answers are JSON arrays; file answers are attachment ids. Cells that a spreadsheet could read as a formula are prefixed with '. Written to stdout, or with --out to a file that only appears once complete.`;
+  static override description = `One row per submission: id, status, submitted_by, submitted_at, version, decision, decided_at, then one column per field of the form across all its versions (a field in a group by its key, a repeating group as one JSON cell; --explode gives a row per item of one group instead). Drafts are left out unless --status asks for them; --since/--until select on submitted_at. Times are ISO 8601 UTC; multiselect answers are JSON arrays; file answers are attachment ids. Cells that a spreadsheet could read as a formula are prefixed with '. Written to stdout, or with --out to a file that only appears once complete.`;
   static override examples = [
-    '<%= config.bin %> export --tenant acme --form inspection --out inspection.csv',
-    '<%= config.bin %> export --tenant acme --form inspection --status approved --since 2026-11-01 > approved.csv',
-    '<%= config.bin %> export --tenant acme --form inspection --version 2 --labels --bom --out for-excel.csv',
+    '<%= config.bin %> export --tenant acme --form expense-claim --out expense-claims.csv',
+    '<%= config.bin %> export --tenant acme --form expense-claim --status approved --since 2026-11-01 > approved.csv',
+    '<%= config.bin %> export --tenant acme --form expense-claim --version 1 --labels --bom --out for-excel.csv',
+    '<%= config.bin %> export --tenant acme --form order --explode /lines --out order-lines.csv',
   ];
   static override flags = {
     tenant: tenantFlag(),
@@ -37,6 +38,11 @@ export default class ExportCommand extends InfieldCommand<typeof ExportCommand> 
     out: Flags.string({ char: 'o', description: 'File to write (default: stdout)' }),
     bom: Flags.boolean({ description: 'Start with a UTF-8 byte order mark (for Excel)' }),
     labels: Flags.boolean({ description: 'Field titles instead of keys in the header' }),
+    explode: Flags.string({
+      description:
+        "One row per item of this repeating group (its JSON pointer, e.g. /lines, or key), the submission's columns repeated",
+      helpValue: '<group>',
+    }),
   };
 
   async run(): Promise<ExportSummary> {
@@ -60,6 +66,7 @@ export default class ExportCommand extends InfieldCommand<typeof ExportCommand> 
         version: this.flags.version,
         bom: this.flags.bom,
         labels: this.flags.labels,
+        explode: this.flags.explode,
       },
       true,
     );
@@ -105,7 +112,7 @@ export default class ExportCommand extends InfieldCommand<typeof ExportCommand> 
       }
       if (err instanceof ExportAborted) {
         const left = out === undefined ? '' : `; ${out} was not written`;
-        throw new AppError('EXPORT_ABORTED', `${err.message}${left}`, 499, 1);
+        throw exportAborted(`${err.message}${left}`);
       }
       throw err;
     } finally {

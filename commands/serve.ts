@@ -3,12 +3,12 @@ import { DaemonCommand } from '../src/cli/daemon-command.js';
 import { createApp } from '../src/http/app.js';
 import { createPlatform } from '../src/services/platform.js';
 import { startServer } from '../src/http/server.js';
-import { SchemaService } from '../src/services/schema-service.js';
+import { MigrationService } from '../src/services/migration-service.js';
 
 export default class Serve extends DaemonCommand<typeof Serve> {
   static override summary = 'Run the REST API';
   static override description =
-    'Serves /api/v1, /health, /docs and /api/v1/openapi.json until SIGTERM or SIGINT, then ' +
+    'Serves /api/v1, /livez, /readyz, /health, /docs and /api/v1/openapi.json until SIGTERM or SIGINT, then ' +
     'finishes in-flight requests and exits 0. With the embedded database, pending migrations ' +
     'are applied first; with DATABASE_URL they must have been applied with db:migrate.';
   static override examples = ['<%= config.bin %> serve', '<%= config.bin %> serve --port 9000'];
@@ -23,7 +23,7 @@ export default class Serve extends DaemonCommand<typeof Serve> {
 
   async run(): Promise<void> {
     const database = await this.database();
-    await new SchemaService(database).ensureReady(database.isEmbedded);
+    await new MigrationService(database).ensureReady(database.isEmbedded);
     const platform = createPlatform(this.settings);
     this.onCleanup(() => platform.limits.close());
     const app = createApp({ config: this.settings, database, logger: this.logger, platform });

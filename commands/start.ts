@@ -5,7 +5,7 @@ import { createApp } from '../src/http/app.js';
 import { createPlatform } from '../src/services/platform.js';
 import { startServer } from '../src/http/server.js';
 import { DemoService } from '../src/services/demo-service.js';
-import { SchemaService } from '../src/services/schema-service.js';
+import { MigrationService } from '../src/services/migration-service.js';
 import { startWorker } from '../src/worker/worker-runtime.js';
 
 export default class Start extends DaemonCommand<typeof Start> {
@@ -33,7 +33,7 @@ export default class Start extends DaemonCommand<typeof Start> {
 
   async run(): Promise<void> {
     const database = await this.database();
-    await new SchemaService(database).migrate().catch((err: unknown) => {
+    await new MigrationService(database).migrate().catch((err: unknown) => {
       if ((err as { code?: string }).code !== 'CONFLICT') throw err;
     });
     if (this.flags.demo) {
@@ -45,7 +45,8 @@ export default class Start extends DaemonCommand<typeof Start> {
         this.log(`  forms:    ${(demo.forms ?? []).join(', ')}`);
       } else {
         this.log(
-          `Demo tenant "${demo.tenant}" (admin ${demo.email}; password printed on first start)`,
+          `Demo tenant "${demo.tenant}" (admin ${demo.email}; password printed on first start; ` +
+            `a new one: infield user:password --tenant ${demo.tenant} --email ${demo.email})`,
         );
       }
     }

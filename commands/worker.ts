@@ -1,7 +1,8 @@
 import { Flags } from '@oclif/core';
 import { ALL_JOBS } from '../jobs/index.js';
 import { DaemonCommand } from '../src/cli/daemon-command.js';
-import { SchemaService } from '../src/services/schema-service.js';
+import { MigrationService } from '../src/services/migration-service.js';
+import { startMetricsServer } from '../src/worker/metrics-server.js';
 import { startWorker } from '../src/worker/worker-runtime.js';
 
 export default class Worker extends DaemonCommand<typeof Worker> {
@@ -12,6 +13,7 @@ export default class Worker extends DaemonCommand<typeof Worker> {
   static override examples = [
     '<%= config.bin %> worker',
     '<%= config.bin %> worker --drain-timeout 60',
+    '<%= config.bin %> worker --metrics-port 9464',
   ];
   static override flags = {
     'drain-timeout': Flags.integer({
@@ -19,11 +21,20 @@ export default class Worker extends DaemonCommand<typeof Worker> {
       default: 30,
       min: 0,
     }),
+    'metrics-port': Flags.integer({
+      description: "Serve the worker's Prometheus metrics at http://<metrics-host>:<port>/metrics",
+      min: 0,
+      max: 65535,
+    }),
+    'metrics-host': Flags.string({
+      description: 'Address the metrics port listens on (default 127.0.0.1)',
+      dependsOn: ['metrics-port'],
+    }),
   };
 
   async run(): Promise<void> {
     const database = await this.database();
-    await new SchemaService(database).ensureReady(database.isEmbedded);
+    await new MigrationService(database).ensureReady(database.isEmbedded);
     const worker = await startWorker({
       config: this.settings,
       database,
@@ -31,6 +42,12 @@ export default class Worker extends DaemonCommand<typeof Worker> {
       jobs: ALL_JOBS,
     });
     this.log(`Infield worker ${worker.workerId} running ${ALL_JOBS.length} job type(s)`);
+    const port = this.flags['metrics-port'];
+    if (port !== undefined) {
+      const metrics = await startMetricsServer(port, this.flags['metrics-host'] ?? '127.0.0.1');
+      this.onCleanup(() => metrics.close());
+      this.log(`Metrics at ${metrics.url}`);
+    }
     const signal = await this.shutdownSignal;
     this.logger.info({ signal }, 'draining');
     const result = await worker.stop(this.flags['drain-timeout'] * 1000);

@@ -1,14 +1,44 @@
+import { jobAuditContext } from '../src/services/build-audit-insert.js';
+import type { Logger } from '../src/logger.js';
 import {
-  ASSIGNMENT_REMINDERS_JOB,
   ReminderService,
+  type ReminderResult,
 } from '../src/services/reminders/reminder-service.js';
+import {
+  failedTenants,
+  forEachTenant,
+  sumResults,
+  type FailedTenants,
+} from '../src/worker/for-each-tenant.js';
 import type { InfieldJob } from '../src/worker/job-types.js';
+import { REMINDER_TENANT_CONCURRENCY } from './approvals-remind.js';
 
-/** The service names its audit rows' actor after this job. */
-export const ASSIGNMENT_REMINDERS = ASSIGNMENT_REMINDERS_JOB;
+/** The job's name, and the actor of its audit rows. */
+export const ASSIGNMENT_REMINDERS = 'assignment-reminders';
 
 export interface AssignmentRemindersPayload {
   tenant_id?: string;
+}
+
+/** One reminder run over every active tenant (or only `tenantId`). */
+export async function remindAssignments(
+  service: ReminderService,
+  logger: Logger,
+  tenantId?: string,
+): Promise<ReminderResult & FailedTenants> {
+  const audit = jobAuditContext(ASSIGNMENT_REMINDERS);
+  const fanOut = await forEachTenant({
+    select: () => service.tenantIds(),
+    only: tenantId,
+    concurrency: REMINDER_TENANT_CONCURRENCY,
+    run: (id) => service.remindAssignmentsIn(id, audit),
+    logger,
+  });
+  return {
+    tenants: fanOut.tenants,
+    ...sumResults(fanOut.results, ['reminded', 'escalated']),
+    ...failedTenants(fanOut),
+  };
 }
 
 /** Every 15 minutes: remind overdue assignments (once a day each), escalate long-overdue ones once. */
@@ -18,5 +48,6 @@ export const assignmentRemindersJob: InfieldJob<AssignmentRemindersPayload> = {
   every: '15 minutes',
   retry: { delayMs: 60_000, maxRetries: 3 },
   perTenant: true,
-  run: (payload, deps) => new ReminderService(deps.database).remindAssignments(payload.tenant_id),
+  run: (payload, deps) =>
+    remindAssignments(new ReminderService(deps.database), deps.logger, payload.tenant_id),
 };

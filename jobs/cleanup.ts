@@ -1,11 +1,41 @@
 import { systemScope } from '../src/db/scope.js';
+import type { Logger } from '../src/logger.js';
 import { jobAuditContext } from '../src/services/build-audit-insert.js';
-import { MaintenanceService } from '../src/services/maintenance-service.js';
+import { MaintenanceService, type CleanupResult } from '../src/services/maintenance-service.js';
+import {
+  failedTenants,
+  forEachTenant,
+  sumResults,
+  type FailedTenants,
+} from '../src/worker/for-each-tenant.js';
 import type { InfieldJob } from '../src/worker/job-types.js';
 
+/** The job's name, and the actor of its audit rows. */
 export const CLEANUP = 'cleanup';
 
 export type CleanupPayload = Record<string, never>;
+
+/** One cleanup run over every tenant, one tenant at a time. */
+export async function cleanupTenants(
+  service: MaintenanceService,
+  logger: Logger,
+): Promise<CleanupResult & FailedTenants> {
+  const fanOut = await forEachTenant({
+    select: () => service.tenantIds(),
+    run: (id) => service.cleanupTenant(id),
+    logger,
+  });
+  return {
+    tenants: fanOut.tenants,
+    ...sumResults(fanOut.results, [
+      'refresh_tokens_deleted',
+      'idempotency_keys_deleted',
+      'exports_expired',
+      'emails_deleted',
+    ]),
+    ...failedTenants(fanOut),
+  };
+}
 
 /** Hourly: expired refresh tokens, expired export files, old sent emails — tenant by tenant. */
 export const cleanupJob: InfieldJob<CleanupPayload> = {
@@ -14,12 +44,15 @@ export const cleanupJob: InfieldJob<CleanupPayload> = {
   every: '1 hour',
   retry: { delayMs: 60_000, maxRetries: 3 },
   run: (_payload, deps) =>
-    new MaintenanceService(
-      {
-        ...jobAuditContext(CLEANUP),
-        db: { database: deps.database, scope: systemScope },
-        logger: deps.logger,
-      },
-      deps.config.storageDir,
-    ).cleanupAll(),
+    cleanupTenants(
+      new MaintenanceService(
+        {
+          ...jobAuditContext(CLEANUP),
+          db: { database: deps.database, scope: systemScope },
+          logger: deps.logger,
+        },
+        deps.config.storageDir,
+      ),
+      deps.logger,
+    ),
 };

@@ -1,15 +1,43 @@
+import type { Logger } from '../src/logger.js';
+import { jobAuditContext } from '../src/services/build-audit-insert.js';
 import {
-  DELIVERY_JOB,
   OutboxDeliveryService,
+  type DeliveryResult,
 } from '../src/services/email/outbox-delivery-service.js';
+import {
+  failedTenants,
+  forEachTenant,
+  sumResults,
+  type FailedTenants,
+} from '../src/worker/for-each-tenant.js';
 import type { InfieldJob } from '../src/worker/job-types.js';
 
-/** The service names its audit rows' actor after this job. */
-export const DELIVER_EMAILS = DELIVERY_JOB;
+/** The job's name, and the actor of its audit rows. */
+export const DELIVER_EMAILS = 'deliver-emails';
 
 export interface DeliverEmailsPayload {
   /** Limit the run to one tenant (jobs:run --tenant); otherwise every tenant with due emails. */
   tenant_id?: string;
+}
+
+/** One delivery run over the tenants with due emails (or only `tenantId`), one tenant at a time. */
+export async function deliverEmails(
+  service: OutboxDeliveryService,
+  logger: Logger,
+  tenantId?: string,
+): Promise<DeliveryResult & FailedTenants> {
+  const audit = jobAuditContext(DELIVER_EMAILS);
+  const fanOut = await forEachTenant({
+    select: () => service.tenantsWithDueEmail(),
+    only: tenantId,
+    run: (id) => service.deliverTenant(id, audit),
+    logger,
+  });
+  return {
+    tenants: fanOut.tenants,
+    ...sumResults(fanOut.results, ['sent', 'retrying', 'failed']),
+    ...failedTenants(fanOut),
+  };
 }
 
 /** Every 30 seconds: drain the email outbox, tenant by tenant. */
@@ -21,7 +49,11 @@ export const deliverEmailsJob: InfieldJob<DeliverEmailsPayload> = {
   retry: { delayMs: 30_000, maxRetries: 5 },
   perTenant: true,
   run: (payload, deps) =>
-    new OutboxDeliveryService(deps.database, deps.mail, deps.logger, {
-      workerId: deps.workerId,
-    }).deliverAll(payload.tenant_id),
+    deliverEmails(
+      new OutboxDeliveryService(deps.database, deps.mail, deps.logger, {
+        workerId: deps.workerId,
+      }),
+      deps.logger,
+      payload.tenant_id,
+    ),
 };

@@ -1,11 +1,43 @@
-import { EXPORT_JOB, ExportRunner } from '../src/services/exports/background-export-service.js';
+import type { Logger } from '../src/logger.js';
+import { jobAuditContext } from '../src/services/build-audit-insert.js';
+import {
+  ExportRunner,
+  type ExportRunResult,
+} from '../src/services/exports/background-export-service.js';
+import {
+  failedTenants,
+  forEachTenant,
+  sumResults,
+  type FailedTenants,
+} from '../src/worker/for-each-tenant.js';
 import type { InfieldJob } from '../src/worker/job-types.js';
 
-export const RUN_EXPORTS = EXPORT_JOB;
+/** The job's name, and the actor of its audit rows. */
+export const RUN_EXPORTS = 'run-exports';
 
 export interface RunExportsPayload {
   /** Limit the run to one tenant (jobs:run --tenant); otherwise every tenant with queued exports. */
   tenant_id?: string;
+}
+
+/** One run over the tenants with queued exports (or only `tenantId`), one tenant at a time. */
+export async function runExports(
+  runner: ExportRunner,
+  logger: Logger,
+  tenantId?: string,
+): Promise<ExportRunResult & FailedTenants> {
+  const audit = jobAuditContext(RUN_EXPORTS);
+  const fanOut = await forEachTenant({
+    select: () => runner.tenantsWithQueuedExports(),
+    only: tenantId,
+    run: (id) => runner.runTenant(id, audit),
+    logger,
+  });
+  return {
+    tenants: fanOut.tenants,
+    ...sumResults(fanOut.results, ['done', 'failed']),
+    ...failedTenants(fanOut),
+  };
 }
 
 /** Every 15 seconds: run queued background exports (POST /exports), tenant by tenant. */
@@ -17,5 +49,9 @@ export const runExportsJob: InfieldJob<RunExportsPayload> = {
   retry: { delayMs: 30_000, maxRetries: 3 },
   perTenant: true,
   run: (payload, deps) =>
-    new ExportRunner(deps.database, deps.config.storageDir, deps.logger).runAll(payload.tenant_id),
+    runExports(
+      new ExportRunner(deps.database, deps.config.storageDir, deps.logger),
+      deps.logger,
+      payload.tenant_id,
+    ),
 };

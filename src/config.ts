@@ -17,10 +17,17 @@ export interface Config {
   /** Working directory for local state: embedded database, secrets, outbox, files. */
   readonly home: string;
   readonly jwtSecret: string | undefined;
+  /** Bearer token for GET /metrics; without it the API serves no metrics. */
+  readonly metricsToken: string | undefined;
   readonly smtpUrl: string | undefined;
   readonly storageDir: string;
   readonly corsOrigins: readonly string[];
   readonly redisUrl: string | undefined;
+  /**
+   * First segment of every Redis key Infield writes (`<prefix>:<limit>:<key>`), so several
+   * deployments (or test runs) can share one Redis without sharing counters.
+   */
+  readonly redisKeyPrefix: string;
   readonly agendaBackend: 'postgres' | 'mongo';
   readonly mongodbUrl: string | undefined;
   readonly port: number;
@@ -107,6 +114,19 @@ function parseBoolean(
   return fallback;
 }
 
+function parseKeyPrefix(errors: FieldError[], value: string | undefined): string {
+  if (value === undefined) return 'infield';
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/.test(value)) {
+    errors.push({
+      path: 'REDIS_KEY_PREFIX',
+      message:
+        'must be 1-64 letters, digits, "_", ".", ":" or "-", starting with a letter or digit',
+    });
+    return 'infield';
+  }
+  return value;
+}
+
 function parseOrigins(errors: FieldError[], value: string | undefined): string[] {
   if (value === undefined) return [];
   const origins = value
@@ -149,6 +169,10 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   } else if (jwtSecret !== undefined && jwtSecret.length < 32) {
     errors.push({ path: 'JWT_SECRET', message: 'must be at least 32 characters' });
   }
+  const metricsToken = get('METRICS_TOKEN');
+  if (metricsToken !== undefined && metricsToken.length < 16) {
+    errors.push({ path: 'METRICS_TOKEN', message: 'must be at least 16 characters' });
+  }
   const agendaBackend = parseEnum(
     errors,
     'AGENDA_BACKEND',
@@ -189,10 +213,12 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     ),
     home,
     jwtSecret,
+    metricsToken,
     smtpUrl: parseUrl(errors, 'SMTP_URL', get('SMTP_URL'), ['smtp:', 'smtps:']),
     storageDir: path.resolve(cwd, get('STORAGE_DIR') ?? path.join(home, 'files')),
     corsOrigins: parseOrigins(errors, get('CORS_ORIGINS')),
     redisUrl: parseUrl(errors, 'REDIS_URL', get('REDIS_URL'), ['redis:', 'rediss:']),
+    redisKeyPrefix: parseKeyPrefix(errors, get('REDIS_KEY_PREFIX')),
     agendaBackend,
     mongodbUrl,
     port: parseInteger(errors, 'PORT', get('PORT'), 8000, 0, 65535),

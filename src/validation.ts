@@ -18,6 +18,9 @@ addFormats(ajv);
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** The largest value of a PostgreSQL integer column: integer inputs bound for one say so. */
+export const INT4_MAX = 2_147_483_647;
+
 /** A UUID in its text form (any version, either case): safe to bind as ::uuid. */
 export const isUuid = (text: string): boolean => UUID.test(text);
 
@@ -83,11 +86,59 @@ export function validateQuery<S extends TSchema>(schema: S, value: unknown): Sta
   return value as Static<S>;
 }
 
-/** Refuses prototype-pollution keys and over-deep documents in untrusted JSON. */
+// NUL cannot be stored in PostgreSQL text or jsonb; an unpaired surrogate is not Unicode at all
+// (UTF-8 cannot encode it: it would be stored as U+FFFD, losing what was sent).
+// eslint-disable-next-line no-control-regex -- matching NUL is the point
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Why `text` cannot be stored as sent, or undefined when it can. */
+export function unstorableText(text: string): string | undefined {
+  const match = UNSTORABLE.exec(text);
+  if (match === null) return undefined;
+  return match[0] === '\u0000'
+    ? 'must not contain the NUL character (U+0000)'
+    : 'must not contain an unpaired UTF-16 surrogate (not valid Unicode)';
+}
+
+const pointerToken = (key: string): string => key.replaceAll('~', '~0').replaceAll('/', '~1');
+
+const unstorable = (errors: FieldError[]) =>
+  validationFailed('Text must be valid Unicode without NUL characters', errors);
+
+/**
+ * Refuses, naming each place, strings (values or keys) that PostgreSQL could
+ * not store as sent: NUL and unpaired surrogates. For flat inputs such as
+ * query strings and path parameters (values may be arrays of strings).
+ */
+export function assertStorableStrings(values: Record<string, unknown>, prefix = ''): void {
+  const errors: FieldError[] = [];
+  for (const [key, value] of Object.entries(values)) {
+    const keyProblem = unstorableText(key);
+    if (keyProblem !== undefined) errors.push({ path: `${prefix}${key}`, message: keyProblem });
+    for (const item of Array.isArray(value) ? value : [value]) {
+      if (typeof item !== 'string') continue;
+      const problem = unstorableText(item);
+      if (problem !== undefined) errors.push({ path: `${prefix}${key}`, message: problem });
+    }
+  }
+  if (errors.length > 0) throw unstorable(errors);
+}
+
+/**
+ * Refuses prototype-pollution keys, over-deep documents and strings (keys or
+ * values) PostgreSQL could not store as sent (NUL, unpaired surrogates) in
+ * untrusted JSON, naming each offending JSON pointer.
+ */
 export function assertSafeJson(value: unknown, maxDepth: number, path = ''): void {
+  const errors: FieldError[] = [];
   const stack: { v: unknown; depth: number; path: string }[] = [{ v: value, depth: 0, path }];
   while (stack.length > 0) {
     const { v, depth, path: at } = stack.pop()!;
+    if (typeof v === 'string') {
+      const problem = unstorableText(v);
+      if (problem !== undefined) errors.push({ path: at || '/', message: problem });
+      continue;
+    }
     if (typeof v !== 'object' || v === null) continue;
     if (depth >= maxDepth) {
       throw validationFailed('The document is nested too deeply', [
@@ -104,11 +155,11 @@ export function assertSafeJson(value: unknown, maxDepth: number, path = ''): voi
       ) {
         throw forbiddenKey(`${at}/${key}`);
       }
-      stack.push({
-        v: child,
-        depth: depth + 1,
-        path: `${at}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`,
-      });
+      const childPath = `${at}/${pointerToken(key)}`;
+      const keyProblem = unstorableText(key);
+      if (keyProblem !== undefined) errors.push({ path: childPath, message: `key ${keyProblem}` });
+      stack.push({ v: child, depth: depth + 1, path: childPath });
     }
   }
+  if (errors.length > 0) throw unstorable(errors.slice(0, 50));
 }

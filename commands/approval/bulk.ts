@@ -1,4 +1,3 @@
-import { confirm } from '@inquirer/prompts';
 import { Flags } from '@oclif/core';
 import { InfieldCommand } from '../../src/cli/base-command.js';
 import { renderTable } from '../../src/cli/table.js';
@@ -18,6 +17,7 @@ export default class ApprovalBulk extends InfieldCommand<typeof ApprovalBulk> {
   static override examples = [
     '<%= config.bin %> approval:bulk --tenant acme --approve --form expense-claim --older-than 7d --dry-run',
     '<%= config.bin %> approval:bulk --tenant acme --reject --assignee approver --comment "Out of budget" --yes',
+    '<%= config.bin %> approval:bulk --tenant acme --approve --form expense-claim --step "Finance check" --yes',
   ];
   static override flags = {
     tenant: tenantFlag(),
@@ -27,7 +27,16 @@ export default class ApprovalBulk extends InfieldCommand<typeof ApprovalBulk> {
     }),
     reject: Flags.boolean({ description: 'Reject them', exactlyOne: ['approve', 'reject'] }),
     form: Flags.string({ description: 'Only approvals of this form (key)' }),
-    step: Flags.integer({ description: 'Only approvals at this step (0 = first)', min: 0 }),
+    step: Flags.custom<{ index: number } | { name: string }>({
+      description:
+        "Only approvals at this step: its name as the form's policy writes it, or its number (0 = first)",
+      helpValue: '<name|number>',
+      parse: async (input) => {
+        const text = input.trim();
+        if (text === '') throw new Error(`expected a step name or number, got "${input}"`);
+        return /^\d{1,9}$/.test(text) ? { index: Number(text) } : { name: text };
+      },
+    })(),
     assignee: Flags.string({
       description: 'Only approvals assigned to this user (email) or role (name)',
     }),
@@ -52,7 +61,11 @@ export default class ApprovalBulk extends InfieldCommand<typeof ApprovalBulk> {
       ...(this.flags.comment === undefined ? {} : { comment: this.flags.comment }),
       filter: {
         ...(this.flags.form === undefined ? {} : { form_key: this.flags.form }),
-        ...(this.flags.step === undefined ? {} : { step: this.flags.step }),
+        ...(this.flags.step === undefined
+          ? {}
+          : 'index' in this.flags.step
+            ? { step: this.flags.step.index }
+            : { step_name: this.flags.step.name }),
         ...(this.flags.assignee === undefined ? {} : { assignee: this.flags.assignee }),
         ...(this.flags['older-than'] === undefined ? {} : { older_than: this.flags['older-than'] }),
       },
@@ -76,6 +89,7 @@ export default class ApprovalBulk extends InfieldCommand<typeof ApprovalBulk> {
         );
       }
       if (this.flags['dry-run'] || preview.matched === 0) return preview;
+      const { confirm } = await import('@inquirer/prompts');
       const ok = await confirm(
         {
           message: `${request.decision === 'approve' ? 'Approve' : 'Reject'} ${preview.matched} approval(s)?`,

@@ -1,10 +1,9 @@
 import { Flags } from '@oclif/core';
-import { stringify } from 'csv-stringify/sync';
 import { InfieldCommand } from '../../src/cli/base-command.js';
 import { renderTable } from '../../src/cli/table.js';
 import { resolveTenant, tenantFlag } from '../../src/cli/tenant-context.js';
 import { AuditQueryService, type AuditEntryDto } from '../../src/services/audit-query-service.js';
-import { neutraliseCell } from '../../src/services/csv-safety.js';
+import { toCsv } from '../../src/services/csv-safety.js';
 import { validationFailed } from '../../src/errors.js';
 
 const isoOrFail = (value: string | undefined, flag: string): string | undefined => {
@@ -68,15 +67,7 @@ export default class AuditQueryCommand extends InfieldCommand<typeof AuditQueryC
         'request_id',
       ] as const;
       process.stdout.write(
-        stringify(
-          [
-            columns.slice(),
-            ...page.data.map((e) => columns.map((c) => neutraliseCell(e[c] ?? ''))),
-          ],
-          {
-            record_delimiter: '\r\n',
-          },
-        ),
+        toCsv([columns.slice(), ...page.data.map((e) => columns.map((c) => e[c] ?? ''))], '\r\n'),
       );
     }
     if (this.flags.format === 'table') {

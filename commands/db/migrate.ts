@@ -1,5 +1,5 @@
 import { InfieldCommand } from '../../src/cli/base-command.js';
-import { SchemaService } from '../../src/services/schema-service.js';
+import { MigrationService } from '../../src/services/migration-service.js';
 import type { MigrateResult } from '../../src/db/migrator.js';
 
 export default class DbMigrate extends InfieldCommand<typeof DbMigrate> {
@@ -13,7 +13,7 @@ export default class DbMigrate extends InfieldCommand<typeof DbMigrate> {
   ];
 
   async run(): Promise<MigrateResult> {
-    const result = await new SchemaService(await this.database()).migrate();
+    const result = await new MigrationService(await this.database()).migrate();
     if (result.applied.length === 0) this.log('Already up to date.');
     else {
       this.log(`Applied ${result.applied.length} migration(s) in batch ${result.batch}:`);

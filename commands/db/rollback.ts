@@ -1,5 +1,5 @@
 import { InfieldCommand } from '../../src/cli/base-command.js';
-import { SchemaService } from '../../src/services/schema-service.js';
+import { MigrationService } from '../../src/services/migration-service.js';
 import type { MigrateResult } from '../../src/db/migrator.js';
 
 export default class DbRollback extends InfieldCommand<typeof DbRollback> {
@@ -10,7 +10,7 @@ export default class DbRollback extends InfieldCommand<typeof DbRollback> {
   static override examples = ['<%= config.bin %> db:rollback'];
 
   async run(): Promise<MigrateResult> {
-    const result = await new SchemaService(await this.database()).rollback();
+    const result = await new MigrationService(await this.database()).rollback();
     if (result.applied.length === 0) this.log('Nothing to roll back.');
     else {
       this.log(`Rolled back batch ${result.batch}:`);

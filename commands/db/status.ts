@@ -1,6 +1,6 @@
 import { InfieldCommand } from '../../src/cli/base-command.js';
 import { renderTable } from '../../src/cli/table.js';
-import { SchemaService } from '../../src/services/schema-service.js';
+import { MigrationService } from '../../src/services/migration-service.js';
 import type { MigrationStatus } from '../../src/db/migrator.js';
 
 export default class DbStatus extends InfieldCommand<typeof DbStatus> {
@@ -8,7 +8,7 @@ export default class DbStatus extends InfieldCommand<typeof DbStatus> {
   static override examples = ['<%= config.bin %> db:status', '<%= config.bin %> db:status --json'];
 
   async run(): Promise<MigrationStatus> {
-    const status = await new SchemaService(await this.database()).status();
+    const status = await new MigrationService(await this.database()).status();
     const rows = [
       ...status.applied.map((m) => [
         m.name,

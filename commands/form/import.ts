@@ -1,18 +1,11 @@
-import path from 'node:path';
 import { Args, Flags } from '@oclif/core';
 import { InfieldCommand } from '../../src/cli/base-command.js';
 import { readJsonInput } from '../../src/cli/read-json-input.js';
 import { renderTable } from '../../src/cli/table.js';
 import { resolveTenant, tenantFlag } from '../../src/cli/tenant-context.js';
+import { defaultFormKey, schemaTitleOf } from '../../src/services/forms/form-key.js';
 import { FormService, type FormDto } from '../../src/services/forms/form-service.js';
-
-const slugify = (text: string): string =>
-  text
-    .toLowerCase()
-    .normalize('NFKD')
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 100) || 'form';
+import { describeCondition } from '../../src/services/forms/json-schema/conditions.js';
 
 export default class FormImport extends InfieldCommand<typeof FormImport> {
   static override summary = 'Import a form from a JSON Schema';
@@ -49,17 +42,8 @@ export default class FormImport extends InfieldCommand<typeof FormImport> {
       this.flags['approval-policy'] === undefined
         ? undefined
         : await readJsonInput(this.flags['approval-policy'], 'Approval policy');
-    const schemaTitle =
-      typeof schema === 'object' &&
-      schema !== null &&
-      typeof (schema as { title?: unknown }).title === 'string'
-        ? (schema as { title: string }).title
-        : undefined;
-    const fileName =
-      this.args.schema === '-'
-        ? 'form'
-        : path.basename(path.dirname(path.resolve(this.args.schema)));
-    const key = this.flags.key ?? slugify(schemaTitle ?? fileName);
+    const schemaTitle = schemaTitleOf(schema);
+    const key = this.flags.key ?? defaultFormKey(schemaTitle, this.args.schema);
     const { tenant, ctx } = await resolveTenant(
       (id) => this.operatorContext(id),
       this.flags.tenant,
@@ -74,17 +58,19 @@ export default class FormImport extends InfieldCommand<typeof FormImport> {
     });
     this.log(
       renderTable(
-        ['#', 'path', 'label', 'type', 'required', 'step', 'condition'],
+        ['#', 'path', 'label', 'type', 'required', 'step', 'shown when'],
         form.fields.map((f) => [
           f.position,
           f.path,
           f.label,
           f.type,
-          f.required ? 'yes' : '',
+          f.required
+            ? 'yes'
+            : f.required_when === null
+              ? ''
+              : `when ${describeCondition(f.required_when)}`,
           f.step ?? '',
-          f.condition === null
-            ? ''
-            : `${f.condition.field} ${f.condition.op} ${JSON.stringify(f.condition.value ?? '')}`,
+          f.condition === null ? '' : describeCondition(f.condition),
         ]),
       ),
     );

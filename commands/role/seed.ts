@@ -12,7 +12,9 @@ export default class RoleSeed extends InfieldCommand<typeof RoleSeed> {
     'Without --file, makes sure the default roles exist with their default permissions. With ' +
     '--file, reads a JSON array of {"name", "description"?, "permissions": [...]} and makes each ' +
     'named role have exactly those permissions; roles not listed are left alone. Idempotent: a ' +
-    'second run changes nothing. If any permission is unknown, nothing is changed (exit 3).';
+    'second run changes nothing. If any permission is unknown, nothing is changed (exit 3). ' +
+    "Built-in roles keep their permissions: a file that changes a built-in role's set, or that " +
+    'would leave a permission with no active holder, changes nothing (exit 5).';
   static override examples = [
     '<%= config.bin %> role:seed --tenant acme',
     '<%= config.bin %> role:seed --tenant acme --file roles.json',

@@ -1,7 +1,7 @@
 import { input, select } from '@inquirer/prompts';
 import { Args, Flags } from '@oclif/core';
 import { InfieldCommand } from '../../src/cli/base-command.js';
-import { AppError, validationFailed, type FieldError } from '../../src/errors.js';
+import { cancelled, validationFailed, type FieldError } from '../../src/errors.js';
 import type { TenantPlan } from '../../src/models/tenant.js';
 import { PLANS } from '../../src/services/plans.js';
 import {
@@ -131,7 +131,7 @@ export default class TenantCreate extends InfieldCommand<typeof TenantCreate> {
       );
     } catch (err) {
       if (err instanceof Error && err.name === 'ExitPromptError') {
-        throw new AppError('CANCELLED', 'Cancelled; nothing was created', 499, 1);
+        throw cancelled('Cancelled; nothing was created');
       }
       throw err;
     }

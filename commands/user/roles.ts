@@ -9,7 +9,8 @@ export default class UserRoles extends InfieldCommand<typeof UserRoles> {
   static override description =
     'Grants the --grant roles and revokes the --revoke roles (by name, both repeatable) in one ' +
     'change, then prints the roles the user has. Without either, prints the current roles. An ' +
-    'unknown role name changes nothing (exit 3).';
+    'unknown role name changes nothing (exit 3); so does a change that would leave a permission ' +
+    'with no active holder, such as revoking the last admin (exit 5).';
   static override examples = [
     '<%= config.bin %> user:roles --tenant acme --email ann@acme.test --grant approver',
     '<%= config.bin %> user:roles --tenant acme --email ann@acme.test --grant admin --revoke editor',

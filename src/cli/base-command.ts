@@ -3,10 +3,10 @@ import { Command, Flags, type Interfaces } from '@oclif/core';
 import { loadConfig, type Config } from '../config.js';
 import type { ServiceContext } from '../context.js';
 import { Database } from '../db/database.js';
-import { translateDbError } from '../db/pg-errors.js';
 import { systemScope, tenantScope } from '../db/scope.js';
 import { isAppError, type AppError } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
+import { translateError } from '../translate-error.js';
 
 export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof InfieldCommand)['baseFlags'] & T['flags']
@@ -17,6 +17,26 @@ interface OclifLikeError {
   message?: string;
   oclif?: { exit?: number };
   code?: string;
+}
+
+/**
+ * One line from an oclif usage error, flag first when a flag's parser refused it ("Parsing
+ * --flag \n\t<why>" becomes "--step: expected a step name or number, got …"); flag
+ * validation puts a header ("The following error occurred:") above the problems, so the
+ * problems are the line worth printing.
+ */
+function usageMessage(message: string | undefined): string {
+  const parsing = /^Parsing (--[\w-]+)\s*\n\s*(.+)/s.exec(message ?? '');
+  if (parsing !== null) {
+    const why = parsing[2]!.split('\n')[0]!.trim();
+    return `${parsing[1]}: ${why.charAt(0).toLowerCase()}${why.slice(1)}`;
+  }
+  const lines = (message ?? '')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('See more help'));
+  const problems = lines.length > 1 && lines[0]!.endsWith(':') ? lines.slice(1) : lines.slice(0, 1);
+  return problems.join('; ') || 'invalid usage';
 }
 
 /**
@@ -104,15 +124,17 @@ export abstract class InfieldCommand<T extends typeof Command> extends Command {
       process.exitCode = err.oclif.exit;
       return;
     }
-    const translated = translateDbError(err);
+    const translated = translateError(err);
     const known: AppError | undefined = isAppError(translated) ? translated : undefined;
-    const exitCode = known?.exitCode ?? err.oclif?.exit ?? 1;
-    const isOclifError = known === undefined && err.oclif?.exit !== undefined;
+    // A flag's own parse function failing reaches here without oclif's exit code: still usage.
+    const flagRefused = /^Parsing --/.test(err.message ?? '');
+    const exitCode = known?.exitCode ?? err.oclif?.exit ?? (flagRefused ? 2 : 1);
+    const isOclifError = known === undefined && (err.oclif?.exit !== undefined || flagRefused);
     const message =
       known !== undefined
         ? known.message
         : isOclifError
-          ? (err.message ?? 'invalid usage').split('\n')[0]!
+          ? usageMessage(err.message)
           : // Driver messages can span lines and hold SQL: the details are for --debug.
             `Internal error (${err.name ?? 'Error'}): ${(err.message ?? String(err)).split('\n')[0]!.slice(0, 200)}; run with --debug for details`;
     if (this.jsonEnabled()) {

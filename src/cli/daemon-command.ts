@@ -1,6 +1,6 @@
 import type { Command } from '@oclif/core';
 import { InfieldCommand } from './base-command.js';
-import { exitAfterShutdown, waitForShutdownSignal } from './wait-for-signal.js';
+import { exitAfterShutdown, ShutdownSignals } from './wait-for-signal.js';
 
 /**
  * Long-running commands (serve, worker, start): they log at LOG_LEVEL, listen
@@ -10,7 +10,15 @@ export abstract class DaemonCommand<T extends typeof Command> extends InfieldCom
   static override enableJsonFlag = false;
 
   // Listening before announcing readiness: a signal sent on "listening" must find a handler.
-  protected readonly shutdownSignal = waitForShutdownSignal();
+  private readonly signals = new ShutdownSignals();
+  protected readonly shutdownSignal = this.signals.first;
+
+  public override async init(): Promise<void> {
+    await super.init();
+    this.signals.onRepeat((signal) =>
+      this.logger.warn({ signal }, 'already shutting down; SIGKILL stops the process at once'),
+    );
+  }
 
   protected override get quietByDefault(): boolean {
     return false;

@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import { validationFailed } from '../errors.js';
+import { assertSafeJson } from '../validation.js';
 
 /** Upper bound for JSON read from files or stdin (schemas, policies, role lists). */
 export const MAX_JSON_INPUT_BYTES = 1024 * 1024;
@@ -48,11 +49,15 @@ export async function readJsonInput(source: string, what: string): Promise<unkno
       ]);
     }
   }
+  let parsed: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    parsed = JSON.parse(text) as unknown;
   } catch (err) {
     throw validationFailed(`${what} ${source} is not valid JSON: ${(err as Error).message}`, [
       { path: source, message: 'is not valid JSON' },
     ]);
   }
+  // The same refusals as API bodies (NUL, unpaired surrogates, __proto__); depth is the reader's.
+  assertSafeJson(parsed, Number.POSITIVE_INFINITY);
+  return parsed;
 }

@@ -1,5 +1,5 @@
 import { Model, QueryBuilder, type Page, type QueryContext } from 'objection';
-import { AppError } from '../errors.js';
+import { tenantScopeRequired, type AppError } from '../errors.js';
 import { scopeOf, type TenantScope } from './scope.js';
 
 /** Global tables (tenants, permissions, ...): queried in any scope, RLS still applies. */
@@ -10,12 +10,7 @@ export class BaseModel extends Model {
 }
 
 const missingTenant = (table: string): AppError =>
-  new AppError(
-    'TENANT_SCOPE_REQUIRED',
-    `${table} is tenant-scoped and was queried without a tenant context`,
-    500,
-    1,
-  );
+  tenantScopeRequired(`${table} is tenant-scoped and was queried without a tenant context`);
 
 function requireTenantScope(knex: unknown, table: string): TenantScope {
   const scope = scopeOf(knex);

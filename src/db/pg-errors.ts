@@ -1,4 +1,10 @@
-import { conflict, isAppError, unavailable, validationFailed } from '../errors.js';
+import {
+  conflict,
+  insufficientStorage,
+  isAppError,
+  unavailable,
+  validationFailed,
+} from '../errors.js';
 
 interface PgLikeError {
   code?: string;
@@ -18,6 +24,7 @@ const CONNECTION_CODES = new Set([
   'EAI_AGAIN',
   'ETIMEDOUT',
   'EHOSTUNREACH',
+  'EPIPE',
   '57P01', // admin_shutdown
   '57P02', // crash_shutdown
   '57P03', // cannot_connect_now
@@ -48,6 +55,47 @@ const keyColumns = (detail: string | undefined): string[] => {
     .filter((c) => c !== 'tenant_id');
 };
 
+/**
+ * Messages pg gives, without a code, when the connection under a query went
+ * away (knex prefixes them with the statement, e.g. "ROLLBACK - Connection …").
+ */
+const CONNECTION_LOST =
+  /(^|- )(Connection terminated|Client was closed and is not queryable|Client has encountered a connection error|Query read timeout)/;
+
+/** Clients may retry a request refused for an unreachable database after this many seconds. */
+export const DATABASE_RETRY_AFTER_SECONDS = 5;
+
+const databaseUnavailable = (message: string, cause: unknown) =>
+  unavailable(message, {
+    cause,
+    headers: { 'Retry-After': String(DATABASE_RETRY_AFTER_SECONDS) },
+  });
+
+/** Class 22 (data exception): a value the column or the operation cannot take. */
+function dataException(err: PgLikeError): unknown {
+  const path = err.column ?? 'value';
+  switch (err.code) {
+    case '22001':
+      return validationFailed('A value is too long', [{ path, message: 'is too long' }]);
+    case '22003':
+      return validationFailed('A number is out of range', [{ path, message: 'is out of range' }]);
+    case '22007':
+    case '22008':
+      return validationFailed('A date or time is malformed or out of range', [
+        { path, message: 'is not a valid date or time in range' },
+      ]);
+    case '22021':
+    case '22P05':
+      return validationFailed('Text contains characters that cannot be stored', [
+        { path, message: 'must be valid Unicode without NUL characters' },
+      ]);
+    default:
+      return validationFailed('A value is malformed or out of range', [
+        { path, message: 'is not acceptable' },
+      ]);
+  }
+}
+
 const isPgLike = (err: unknown): err is PgLikeError =>
   typeof err === 'object' && err !== null && 'code' in err;
 
@@ -63,9 +111,16 @@ export function translateDbError(err: unknown): unknown {
     if (err instanceof AggregateError && err.errors.length > 0)
       return translateDbError(err.errors[0]);
     if (err instanceof Error && /Knex: Timeout acquiring a connection/.test(err.message)) {
-      return unavailable('The database is busy or unreachable (no connection available)', {
-        cause: err,
-      });
+      return databaseUnavailable(
+        'The database is busy or unreachable (no connection available); retry shortly',
+        err,
+      );
+    }
+    if (err instanceof Error && CONNECTION_LOST.test(err.message)) {
+      return databaseUnavailable(
+        'The database connection was lost; nothing was saved. Retry shortly',
+        err,
+      );
     }
     return err;
   }
@@ -89,14 +144,17 @@ export function translateDbError(err: unknown): unknown {
       return validationFailed(`${err.column ?? 'A value'} is required`, [
         { path: err.column ?? table, message: 'is required' },
       ]);
-    case '22001':
-      return validationFailed('A value is too long', [
-        { path: err.column ?? table, message: 'is too long' },
-      ]);
     case '23514':
       return validationFailed(`A value is not allowed (${err.constraint ?? table})`, [
         { path: err.constraint ?? table, message: 'is not allowed' },
       ]);
+    case '53100': // disk_full: the database cannot write; the transaction rolled back
+      return insufficientStorage(
+        'The database has no room left; nothing was saved. Try again later.',
+      );
+    case '53200': // out_of_memory
+    case '53300': // too_many_connections
+      return databaseUnavailable('The database is overloaded; retry shortly', err);
     case '40001':
     case '40P01':
     case '55P03':
@@ -104,11 +162,30 @@ export function translateDbError(err: unknown): unknown {
     default:
       if (CONNECTION_CODES.has(err.code)) {
         const where = err.address === undefined ? '' : ` at ${err.address}:${err.port ?? ''}`;
-        return unavailable(`Cannot reach the database${where} (${err.code})`, { cause: err });
+        return databaseUnavailable(`Cannot reach the database${where} (${err.code})`, err);
       }
+      if (err.code.startsWith('22')) return dataException(err);
       return err;
   }
 }
+
+const isForeignKeyViolation = (err: unknown): boolean => {
+  const native = (err as { nativeError?: unknown } | null)?.nativeError;
+  if (native !== undefined && native !== null) return isForeignKeyViolation(native);
+  return isPgLike(err) && err.code === '23503';
+};
+
+/**
+ * For deletes a foreign key may refuse: rethrows a foreign-key violation as
+ * CONFLICT worded by the caller ("still referenced by …"), anything else as is.
+ * Use as `.catch(stillReferenced('…'))`.
+ */
+export const stillReferenced =
+  (message: string) =>
+  (err: unknown): never => {
+    if (isForeignKeyViolation(err)) throw conflict(message);
+    throw err;
+  };
 
 /** Wraps a rejected promise's reason through translateDbError. */
 export function rethrowTranslated(err: unknown): never {

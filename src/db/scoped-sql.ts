@@ -1,4 +1,4 @@
-import { AppError } from '../errors.js';
+import { tenantScopeRequired } from '../errors.js';
 import type { TxHandle } from './transaction.js';
 
 /**
@@ -12,12 +12,7 @@ export async function tenantSql<T = Record<string, unknown>>(
   bindings: readonly unknown[] = [],
 ): Promise<T[]> {
   if (tx.scope.kind !== 'tenant') {
-    throw new AppError(
-      'TENANT_SCOPE_REQUIRED',
-      'Set-based tenant SQL needs a tenant transaction',
-      500,
-      1,
-    );
+    throw tenantScopeRequired('Set-based tenant SQL needs a tenant transaction');
   }
   const result = await tx.trx.raw(sql, bindings as never);
   return (result as { rows: T[] }).rows;

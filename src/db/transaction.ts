@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { Database } from './database.js';
 import { translateDbError } from './pg-errors.js';
-import { applyScope, type Scope, type TenantScope } from './scope.js';
+import { applyScope, bindScope, type Scope, type TenantScope } from './scope.js';
 
 /**
  * What services receive as `db`: the pool plus the scope they act in, and the
@@ -55,4 +55,34 @@ export async function withScopeInTransaction<T>(
   const result = await fn({ database: tx.database, scope, trx: tx.trx });
   await applyScope(tx.trx, tx.scope);
   return result;
+}
+
+/** Carries a dry run's result out of the transaction it rolls back. */
+class RolledBack<T> {
+  constructor(readonly value: T) {}
+}
+
+/**
+ * Runs `fn` as withTransaction does, then undoes everything it wrote and
+ * returns its result (a dry run reports exactly what would happen). Inside the
+ * caller's transaction (an API request's) only a savepoint is rolled back, so
+ * the request's own work is kept.
+ */
+export async function withRollback<T>(db: DbHandle, fn: (tx: TxHandle) => Promise<T>): Promise<T> {
+  try {
+    if (db.trx === undefined) {
+      await withTransaction(db, async (tx) => {
+        throw new RolledBack(await fn(tx));
+      });
+    } else {
+      await db.trx.transaction(async (savepoint) => {
+        bindScope(savepoint, db.scope);
+        throw new RolledBack(await fn({ database: db.database, scope: db.scope, trx: savepoint }));
+      });
+    }
+  } catch (err) {
+    if (err instanceof RolledBack) return err.value as T;
+    throw translateDbError(err);
+  }
+  throw new Error('withRollback: the transaction was not rolled back');
 }

@@ -9,6 +9,8 @@ import { PACKAGE } from '../version.js';
 import { docsMiddleware } from './docs.js';
 import { errorMiddleware } from './middleware/errors.js';
 import { requestContext } from './middleware/request-context.js';
+import { requestMetrics } from './middleware/request-metrics.js';
+import { watchPool } from '../metrics.js';
 import { securityHeaders } from './middleware/security-headers.js';
 import { mountRoutes } from './mount-routes.js';
 import { buildOpenApi } from './openapi.js';
@@ -74,7 +76,8 @@ function apiRoutes(openapi: () => Record<string, unknown>, platform: Platform): 
 export function createApp(deps: AppDependencies): Koa<AppState> {
   const app = new Koa<AppState>({ proxy: false });
   const health = new HealthService(deps.database);
-  const system = systemRoutes(health);
+  const system = systemRoutes(health, deps.config.metricsToken);
+  watchPool(deps.database);
   const api = [...apiRoutes(() => document, deps.platform), ...(deps.extraRoutes ?? [])];
   const document = buildOpenApi(
     [
@@ -92,6 +95,7 @@ export function createApp(deps: AppDependencies): Koa<AppState> {
   // Koa's default handler would print to stderr; errors are logged by errorMiddleware.
   app.silent = true;
   app.use(requestContext(deps.logger));
+  app.use(requestMetrics);
   app.use(securityHeaders);
   app.use(errorMiddleware);
   if (deps.config.corsOrigins.length > 0) {
@@ -99,7 +103,16 @@ export function createApp(deps: AppDependencies): Koa<AppState> {
     app.use(
       cors({
         origin: (ctx) => (allowed.has(ctx.get('Origin')) ? ctx.get('Origin') : ''),
-        exposeHeaders: ['X-Request-Id', 'Retry-After'],
+        exposeHeaders: [
+          'X-Request-Id',
+          'ETag',
+          'Idempotent-Replayed',
+          'Retry-After',
+          'RateLimit-Limit',
+          'RateLimit-Remaining',
+          'RateLimit-Reset',
+          'RateLimit-Policy',
+        ],
         maxAge: 600,
       }),
     );

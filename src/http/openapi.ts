@@ -1,5 +1,7 @@
+import { idempotencyHeaders } from './idempotency.js';
 import type { TSchema } from '@sinclair/typebox';
 import type { AnyRoute } from './route.js';
+import { FieldConditionSchema, FieldNodeSchema } from './routes/form-dtos.js';
 
 const toOpenApiPath = (path: string): string => path.replace(/:([A-Za-z_]\w*)/g, '{$1}');
 
@@ -58,7 +60,19 @@ export function buildOpenApi(
         ...(route.access.kind === 'authenticated' && route.access.permission !== undefined
           ? { 'x-permission': route.access.permission }
           : {}),
-        parameters: [...parameters(route.params, 'path'), ...parameters(route.query, 'query')],
+        parameters: [
+          ...parameters(route.params, 'path'),
+          ...parameters(route.query, 'query'),
+          ...Object.entries({ ...route.headers, ...idempotencyHeaders(route) }).map(
+            ([name, description]) => ({
+              name,
+              in: 'header',
+              required: false,
+              schema: { type: 'string' },
+              description,
+            }),
+          ),
+        ],
         ...(route.body === undefined
           ? {}
           : {
@@ -80,6 +94,8 @@ export function buildOpenApi(
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
       schemas: {
+        FieldNode: plain(FieldNodeSchema),
+        FieldCondition: plain(FieldConditionSchema),
         Problem: {
           type: 'object',
           required: ['type', 'title', 'status', 'detail', 'code'],

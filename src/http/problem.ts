@@ -1,5 +1,14 @@
-import { AppError, forbiddenKey, isAppError, type FieldError } from '../errors.js';
-import { translateDbError } from '../db/pg-errors.js';
+import {
+  forbiddenKey,
+  httpClientError,
+  isAppError,
+  malformedJson,
+  payloadTooLarge,
+  unsupportedMediaType,
+  type AppError,
+  type FieldError,
+} from '../errors.js';
+import { translateError } from '../translate-error.js';
 
 export interface ProblemDocument {
   type: string;
@@ -27,6 +36,7 @@ const TITLES: Record<number, string> = {
   429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
+  507: 'Insufficient Storage',
 };
 
 interface HttpLikeError {
@@ -43,25 +53,15 @@ interface HttpLikeError {
  * 415) are exposed with their status; their messages are ours to word.
  */
 export function toKnownError(err: unknown): AppError | undefined {
-  const translated = translateDbError(err);
+  const translated = translateError(err);
   if (isAppError(translated)) return translated;
   const http = translated as HttpLikeError;
   const status = http.status ?? http.statusCode;
   const exposed = typeof status === 'number' && ((status >= 400 && status < 500) || status === 501);
   if (exposed && http.expose !== false) {
-    if (status === 413)
-      return new AppError('PAYLOAD_TOO_LARGE', 'The request body is too large', 413, 3);
-    if (status === 415)
-      return new AppError('UNSUPPORTED_MEDIA_TYPE', 'Unsupported content type', 415, 3);
-    const code =
-      status === 404
-        ? 'NOT_FOUND'
-        : status === 405
-          ? 'METHOD_NOT_ALLOWED'
-          : status === 501
-            ? 'NOT_IMPLEMENTED'
-            : 'BAD_REQUEST';
-    return new AppError(code, http.message ?? TITLES[status] ?? 'Bad request', status, 3);
+    if (status === 413) return payloadTooLarge('The request body is too large');
+    if (status === 415) return unsupportedMediaType('Unsupported content type');
+    return httpClientError(status, http.message ?? TITLES[status] ?? 'Bad request');
   }
   return undefined;
 }
@@ -96,12 +96,8 @@ export const internalProblem = (requestId?: string): ProblemDocument => ({
 /** The body parser's failures, worded once: too large, unreadable encoding, or not JSON. */
 export function bodyParseError(err: unknown): AppError {
   const status = (err as HttpLikeError).status ?? (err as HttpLikeError).statusCode;
-  if (status === 413) {
-    return new AppError('PAYLOAD_TOO_LARGE', 'The request body is too large', 413, 3);
-  }
-  if (status === 415) {
-    return new AppError('UNSUPPORTED_MEDIA_TYPE', 'Unsupported content encoding', 415, 3);
-  }
+  if (status === 413) return payloadTooLarge('The request body is too large');
+  if (status === 415) return unsupportedMediaType('Unsupported content encoding');
   if (/prototype property/.test((err as Error).message ?? '')) return forbiddenKey();
-  return new AppError('MALFORMED_JSON', 'The request body is not valid JSON', 400, 3);
+  return malformedJson();
 }

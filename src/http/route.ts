@@ -51,8 +51,23 @@ export interface RouteSpec<
   description?: string;
   tags: string[];
   access: Access;
+  /**
+   * Authenticated routes run in one transaction with their authentication
+   * (`request`, the default): one connection, one BEGIN/COMMIT, all or nothing.
+   * `own` is for routes that hold the request open for long without the
+   * database (streamed uploads and exports): authentication commits at once,
+   * and their services open their own transactions.
+   */
+  transaction?: 'request' | 'own';
+  /**
+   * A create that accepts `Idempotency-Key` (safe retries, see
+   * services/idempotency-service.ts); needs the request transaction.
+   */
+  idempotent?: boolean;
   params?: P;
   query?: Q;
+  /** Request headers the route reads, documented in OpenAPI (each optional, a string). */
+  headers?: Record<string, string>;
   body?: B;
   responses: Record<number, ResponseSpec>;
   handler(input: RouteInput<P, Q, B>): Promise<RouteResult>;

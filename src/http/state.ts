@@ -1,6 +1,6 @@
 import type { ServiceContext } from '../context.js';
 import type { Logger } from '../logger.js';
-import type { Identity } from '../services/auth-service.js';
+import type { Identity } from '../services/auth/request-identity.js';
 
 /** Per-request state shared by middleware and routes. */
 export interface AppState {

@@ -66,8 +66,9 @@ export class FormField extends TenantModel {
   position!: number;
   step!: string | null;
   condition!: unknown;
+  required_when!: unknown;
 
   static override get jsonAttributes(): string[] {
-    return ['options', 'validation', 'condition'];
+    return ['options', 'validation', 'condition', 'required_when'];
   }
 }

@@ -21,6 +21,10 @@ export class User extends TenantModel {
   last_login_at!: Date | null;
   password_changed_at!: Date | null;
   sessions_revoked_at!: Date | null;
+  /** Bumped by the database whenever the user's sessions end; access tokens carry it. */
+  session_version!: number;
+  login_unlock_token_hash!: Buffer | null;
+  login_unlock_expires_at!: Date | null;
   invited_by!: string | null;
   invite_token_hash!: Buffer | null;
   invite_expires_at!: Date | null;

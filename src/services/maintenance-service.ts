@@ -14,6 +14,7 @@ export const SENT_EMAIL_RETENTION_DAYS = 30;
 export interface CleanupResult {
   tenants: number;
   refresh_tokens_deleted: number;
+  idempotency_keys_deleted: number;
   exports_expired: number;
   emails_deleted: number;
 }
@@ -41,17 +42,22 @@ export class MaintenanceService {
 
   /**
    * Deletes expired refresh tokens (spent ones are kept until they expire so a
-   * replay is still recognised), expires export and report files past their
+   * replay is still recognised) and expired idempotency keys, expires export and report files past their
    * date (row kept as `expired`, file removed), and deletes old sent emails.
-   * Set-based: three statements per tenant, audit rows included.
+   * Set-based: four statements per tenant, audit rows included.
    */
   async cleanupTenant(tenantId: string): Promise<Omit<CleanupResult, 'tenants'>> {
-    const { tokens, files, emails } = await withTransaction(
+    const { tokens, keys, files, emails } = await withTransaction(
       { database: this.ctx.db.database, scope: tenantScope(tenantId) },
       async (tx) => {
         const removed = await RefreshToken.query(tx.trx)
           .delete()
           .where('expires_at', '<', new Date());
+        const [keys] = await tenantSql<{ n: number }>(
+          tx,
+          `with d as (delete from idempotency_keys where expires_at < now() returning 1)
+           select count(*)::int as n from d`,
+        );
         const expiredAudit = buildAuditInsert(this.ctx, {
           from: 'upd x order by x.id',
           tenantId: 'x.tenant_id',
@@ -92,7 +98,12 @@ export class MaintenanceService {
            select count(*)::int as n from d`,
           [SENT_EMAIL_RETENTION_DAYS, ...emailAudit.bindings],
         );
-        return { tokens: removed, files: expired.map((e) => e.file_key), emails: deleted?.n ?? 0 };
+        return {
+          tokens: removed,
+          keys: keys?.n ?? 0,
+          files: expired.map((e) => e.file_key),
+          emails: deleted?.n ?? 0,
+        };
       },
     );
     // Files go after the commit: a rolled-back transaction must not have lost them.
@@ -103,25 +114,9 @@ export class MaintenanceService {
     }
     return {
       refresh_tokens_deleted: tokens,
+      idempotency_keys_deleted: keys,
       exports_expired: files.length,
       emails_deleted: emails,
     };
-  }
-
-  async cleanupAll(): Promise<CleanupResult> {
-    const ids = await this.tenantIds();
-    const total: CleanupResult = {
-      tenants: ids.length,
-      refresh_tokens_deleted: 0,
-      exports_expired: 0,
-      emails_deleted: 0,
-    };
-    for (const id of ids) {
-      const r = await this.cleanupTenant(id);
-      total.refresh_tokens_deleted += r.refresh_tokens_deleted;
-      total.exports_expired += r.exports_expired;
-      total.emails_deleted += r.emails_deleted;
-    }
-    return total;
   }
 }

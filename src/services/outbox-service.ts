@@ -1,3 +1,4 @@
+import { emailsQueued } from '../metrics.js';
 import type { TxHandle } from '../db/transaction.js';
 import { EmailOutbox } from '../models/email-outbox.js';
 
@@ -16,6 +17,8 @@ export interface OutgoingEmail {
  */
 export async function enqueueEmails(tx: TxHandle, emails: OutgoingEmail[]): Promise<void> {
   if (emails.length === 0) return;
+  // Counted when written; a transaction that rolls back afterwards still counted them.
+  emailsQueued.inc(emails.length);
   await EmailOutbox.query(tx.trx).insert(
     emails.map((e) => ({
       kind: e.kind,

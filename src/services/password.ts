@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import argon2 from 'argon2';
 import { validationFailed } from '../errors.js';
 
-// OWASP: argon2id, m=19 MiB, t=2, p=1 (ASVS 6.3.x).
-const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 };
+// A native module: loaded on the first hash or check, so commands that never see a password
+// (most of the CLI) start without it.
+const loadArgon2 = async () => (await import('argon2')).default;
+
+// OWASP: argon2id, m=19 MiB, t=2, p=1 (ASVS 6.3.x). argon2id is type 2.
+const ARGON2_OPTIONS = { type: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
 
 export const PASSWORD_MIN = 8;
 export const PASSWORD_MAX = 128;
@@ -18,10 +21,11 @@ export function assertPasswordAcceptable(password: string, path = 'password'): v
   }
 }
 
-export const hashPassword = (password: string): Promise<string> =>
-  argon2.hash(password, ARGON2_OPTIONS);
+export const hashPassword = async (password: string): Promise<string> =>
+  (await loadArgon2()).hash(password, ARGON2_OPTIONS);
 
 export async function verifyPassword(hash: string, password: string): Promise<boolean> {
+  const argon2 = await loadArgon2();
   try {
     return await argon2.verify(hash, password);
   } catch {

@@ -1,5 +1,5 @@
 import type { TxHandle } from '../db/transaction.js';
-import { AppError } from '../errors.js';
+import { planLimitReached } from '../errors.js';
 import { Tenant, type TenantLimits } from '../models/tenant.js';
 import { effectiveLimits } from './plans.js';
 
@@ -17,12 +17,9 @@ export async function assertWithinPlanLimit(
   const max = effectiveLimits(tenant.plan, tenant.limits)[limit];
   if (max === null) return;
   if ((await count()) >= max) {
-    throw new AppError(
-      'PLAN_LIMIT_REACHED',
+    throw planLimitReached(
       `The ${tenant.plan} plan allows ${max} ${limit}; this tenant has reached the limit`,
-      403,
-      6,
-      { extensions: { limit, max, plan: tenant.plan } },
+      { limit, max, plan: tenant.plan },
     );
   }
 }

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { ServiceContext } from '../context.js';
+import { stillReferenced } from '../db/pg-errors.js';
 import { withTransaction, type TxHandle } from '../db/transaction.js';
 import { conflict, notFound, validationFailed, type FieldError } from '../errors.js';
 import { Role, RolePermission } from '../models/role.js';
@@ -8,6 +9,11 @@ import { writeAudit } from './audit-service.js';
 import { assertPermission } from './authorization.js';
 import { paginate, type Page, type PageQuery } from './pagination.js';
 import { DEFAULT_ROLES, isPermissionCode } from './permission-catalogue.js';
+import {
+  assertMayChangeRole,
+  assertMayGrant,
+  keepingEveryPermissionHeld,
+} from './privilege-guard.js';
 
 export interface RoleDto {
   id: string;
@@ -91,6 +97,24 @@ async function replacePermissions(
   }
 }
 
+const sameSet = (a: readonly string[], b: readonly string[]): boolean =>
+  [...new Set(a)].sort().join(',') === [...new Set(b)].sort().join(',');
+
+/** Built-in roles keep their name and permissions (their description may change). */
+function assertBuiltInKept(role: Role, have: string[], name?: string, wanted?: string[]): void {
+  if (!role.is_default) return;
+  if (name !== undefined && name.trim() !== role.name) {
+    throw conflict(`The built-in role ${role.name} keeps its name`, {
+      errors: [{ path: '/name', message: 'cannot be changed on a built-in role' }],
+    });
+  }
+  if (wanted !== undefined && !sameSet(have, wanted)) {
+    throw conflict(`The built-in role ${role.name} keeps its permissions`, {
+      errors: [{ path: '/permissions', message: 'cannot be changed on a built-in role' }],
+    });
+  }
+}
+
 export interface SeedResult {
   created: string[];
   updated: string[];
@@ -122,11 +146,15 @@ export class RoleService {
     });
   }
 
-  /** Throws VALIDATION_FAILED (unknown permission), CONFLICT (name taken). */
+  /**
+   * Throws VALIDATION_FAILED (unknown permission), FORBIDDEN (a permission the
+   * caller lacks), CONFLICT (name taken).
+   */
   async create(raw: unknown): Promise<RoleDto> {
     assertPermission(this.ctx, 'roles.create');
     const input = validate(RoleCreate, raw, 'Role');
     assertKnownPermissions(input.permissions);
+    assertMayGrant(this.ctx, input.permissions, 'create a role');
     return withTransaction(this.ctx.db, async (tx) => {
       const role = await Role.query(tx.trx)
         .insert({ name: input.name.trim(), description: input.description ?? null })
@@ -143,62 +171,76 @@ export class RoleService {
     });
   }
 
+  /**
+   * Throws FORBIDDEN when the role carries, or would carry, a permission the
+   * caller lacks; CONFLICT for a built-in role's name or permissions, or when
+   * the change would leave a permission with no active holder.
+   */
   async update(id: string, raw: unknown): Promise<RoleDto> {
     assertPermission(this.ctx, 'roles.update');
     const input = validate(RoleUpdate, raw, 'Role');
     if (input.permissions !== undefined) assertKnownPermissions(input.permissions);
-    return withTransaction(this.ctx.db, async (tx) => {
-      const before = toDto(
-        await this.load(tx, id, true),
-        (await permissionsByRole(tx, [id])).get(id) ?? [],
-      );
-      const patch: Partial<Role> = { updated_at: new Date() };
-      if (input.name !== undefined) patch.name = input.name.trim();
-      if (input.description !== undefined) patch.description = input.description;
-      const [role] = await Role.query(tx.trx).patch(patch).where('id', id).returning('*');
-      if (input.permissions !== undefined) await replacePermissions(tx, id, input.permissions);
-      const after = toDto(role!, input.permissions ?? before.permissions);
-      await writeAudit(tx, this.ctx, {
-        action: 'roles.update',
-        resourceType: 'role',
-        resourceId: id,
-        before,
-        after,
-      });
-      return after;
-    });
+    return withTransaction(this.ctx.db, (tx) =>
+      keepingEveryPermissionHeld(tx, async () => {
+        const current = await this.load(tx, id, true);
+        const have = (await permissionsByRole(tx, [id])).get(id) ?? [];
+        assertMayChangeRole(this.ctx, current.name, have);
+        assertBuiltInKept(current, have, input.name, input.permissions);
+        if (input.permissions !== undefined) {
+          assertMayGrant(this.ctx, input.permissions, 'edit a role');
+        }
+        const before = toDto(current, have);
+        const patch: Partial<Role> = { updated_at: new Date() };
+        if (input.name !== undefined) patch.name = input.name.trim();
+        if (input.description !== undefined) patch.description = input.description;
+        const [role] = await Role.query(tx.trx).patch(patch).where('id', id).returning('*');
+        if (input.permissions !== undefined) await replacePermissions(tx, id, input.permissions);
+        const after = toDto(role!, input.permissions ?? before.permissions);
+        await writeAudit(tx, this.ctx, {
+          action: 'roles.update',
+          resourceType: 'role',
+          resourceId: id,
+          before,
+          after,
+        });
+        return after;
+      }),
+    );
   }
 
-  /** Throws CONFLICT for the admin role or a role still named by approvals. */
+  /**
+   * Throws CONFLICT for a built-in role, a role still named by approvals, or
+   * when its holders would lose the last hold of a permission; FORBIDDEN for a
+   * role carrying permissions the caller lacks.
+   */
   async delete(id: string): Promise<void> {
     assertPermission(this.ctx, 'roles.delete');
-    await withTransaction(this.ctx.db, async (tx) => {
-      const role = await this.load(tx, id, true);
-      if (role.is_default && role.name === 'admin') {
-        throw conflict('The admin role cannot be deleted');
-      }
-      const before = toDto(role, (await permissionsByRole(tx, [id])).get(id) ?? []);
-      try {
-        await Role.query(tx.trx).delete().where('id', id);
-      } catch (err) {
-        if ((err as { code?: string }).code === '23503') {
-          throw conflict('The role is still used by approvals; change those first');
-        }
-        throw err;
-      }
-      await writeAudit(tx, this.ctx, {
-        action: 'roles.delete',
-        resourceType: 'role',
-        resourceId: id,
-        before,
-      });
-    });
+    await withTransaction(this.ctx.db, (tx) =>
+      keepingEveryPermissionHeld(tx, async () => {
+        const role = await this.load(tx, id, true);
+        if (role.is_default) throw conflict(`The built-in role ${role.name} cannot be deleted`);
+        const before = toDto(role, (await permissionsByRole(tx, [id])).get(id) ?? []);
+        assertMayChangeRole(this.ctx, role.name, before.permissions);
+        await Role.query(tx.trx)
+          .delete()
+          .where('id', id)
+          .catch(stillReferenced('The role is still used by approvals; change those first'));
+        await writeAudit(tx, this.ctx, {
+          action: 'roles.delete',
+          resourceType: 'role',
+          resourceId: id,
+          before,
+        });
+      }),
+    );
   }
 
   /**
    * Creates or updates roles so that each named role has exactly the given
    * permissions; idempotent (a second run changes and audits nothing). The
-   * whole list is refused if any permission is unknown.
+   * whole list is refused if any permission is unknown, if it would change a
+   * built-in role's permissions (only the default seed sets those), grant or
+   * touch permissions the caller lacks, or leave a permission with no holder.
    */
   async seed(raw?: unknown): Promise<SeedResult> {
     assertPermission(this.ctx, 'roles.update');
@@ -218,59 +260,65 @@ export class RoleService {
         { path: '/', message: `duplicate role ${duplicate}` },
       ]);
     }
-    return withTransaction(this.ctx.db, async (tx) => {
-      const existing = await Role.query(tx.trx).whereRaw('lower(name) = any(?)', [names]);
-      const byName = new Map(existing.map((r) => [r.name.toLowerCase(), r]));
-      const perms = await permissionsByRole(
-        tx,
-        existing.map((r) => r.id),
-      );
-      const result: SeedResult = { created: [], updated: [], unchanged: [] };
-      const isDefault = raw === undefined;
-      for (const def of defs) {
-        const current = byName.get(def.name.trim().toLowerCase());
-        const wanted = [...new Set(def.permissions)].sort();
-        if (current === undefined) {
-          const role = await Role.query(tx.trx)
-            .insert({
-              name: def.name.trim(),
-              description: def.description ?? null,
-              is_default: isDefault,
-            })
+    return withTransaction(this.ctx.db, (tx) =>
+      keepingEveryPermissionHeld(tx, async () => {
+        const existing = await Role.query(tx.trx).whereRaw('lower(name) = any(?)', [names]);
+        const byName = new Map(existing.map((r) => [r.name.toLowerCase(), r]));
+        const perms = await permissionsByRole(
+          tx,
+          existing.map((r) => r.id),
+        );
+        const result: SeedResult = { created: [], updated: [], unchanged: [] };
+        const isDefault = raw === undefined;
+        for (const def of defs) {
+          const current = byName.get(def.name.trim().toLowerCase());
+          const wanted = [...new Set(def.permissions)].sort();
+          if (current === undefined) {
+            assertMayGrant(this.ctx, wanted, 'create a role');
+            const role = await Role.query(tx.trx)
+              .insert({
+                name: def.name.trim(),
+                description: def.description ?? null,
+                is_default: isDefault,
+              })
+              .returning('*');
+            await replacePermissions(tx, role.id, wanted);
+            await writeAudit(tx, this.ctx, {
+              action: 'roles.create',
+              resourceType: 'role',
+              resourceId: role.id,
+              after: toDto(role, wanted),
+            });
+            result.created.push(role.name);
+            continue;
+          }
+          const have = [...(perms.get(current.id) ?? [])].sort();
+          const description = def.description ?? null;
+          if (have.join(',') === wanted.join(',') && current.description === description) {
+            result.unchanged.push(current.name);
+            continue;
+          }
+          if (!isDefault) assertBuiltInKept(current, have, undefined, wanted);
+          assertMayChangeRole(this.ctx, current.name, have);
+          assertMayGrant(this.ctx, wanted, 'edit a role');
+          const before = toDto(current, have);
+          const [role] = await Role.query(tx.trx)
+            .patch({ description, updated_at: new Date() })
+            .where('id', current.id)
             .returning('*');
-          await replacePermissions(tx, role.id, wanted);
+          await replacePermissions(tx, current.id, wanted);
           await writeAudit(tx, this.ctx, {
-            action: 'roles.create',
+            action: 'roles.update',
             resourceType: 'role',
-            resourceId: role.id,
-            after: toDto(role, wanted),
+            resourceId: current.id,
+            before,
+            after: toDto(role!, wanted),
           });
-          result.created.push(role.name);
-          continue;
+          result.updated.push(current.name);
         }
-        const have = [...(perms.get(current.id) ?? [])].sort();
-        const description = def.description ?? null;
-        if (have.join(',') === wanted.join(',') && current.description === description) {
-          result.unchanged.push(current.name);
-          continue;
-        }
-        const before = toDto(current, have);
-        const [role] = await Role.query(tx.trx)
-          .patch({ description, updated_at: new Date() })
-          .where('id', current.id)
-          .returning('*');
-        await replacePermissions(tx, current.id, wanted);
-        await writeAudit(tx, this.ctx, {
-          action: 'roles.update',
-          resourceType: 'role',
-          resourceId: current.id,
-          before,
-          after: toDto(role!, wanted),
-        });
-        result.updated.push(current.name);
-      }
-      return result;
-    });
+        return result;
+      }),
+    );
   }
 
   private async load(tx: TxHandle, id: string, lock = false): Promise<Role> {

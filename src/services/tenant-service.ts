@@ -2,8 +2,9 @@ import { Type } from '@sinclair/typebox';
 import type { ServiceContext } from '../context.js';
 import { tenantScope } from '../db/scope.js';
 import { withScopeInTransaction, withTransaction, type TxHandle } from '../db/transaction.js';
-import { AppError, conflict, notFound, validationFailed } from '../errors.js';
-import { AuthService, type TokenPair } from './auth-service.js';
+import { conflict, notFound, signupDisabled, validationFailed } from '../errors.js';
+import { SessionService } from './auth/session-service.js';
+import type { TokenPair } from './auth/token-pair.js';
 import type { Platform } from './platform.js';
 
 const SIGNUP_LIMIT = { keyPrefix: 'signup-ip', points: 5, durationSeconds: 3600 };
@@ -226,19 +227,14 @@ export class TenantService {
     platform: Platform,
   ): Promise<{ tenant: TenantDto; tokens: TokenPair }> {
     if (!platform.config.signupEnabled) {
-      throw new AppError(
-        'SIGNUP_DISABLED',
-        'Self-service signup is switched off on this server',
-        403,
-        6,
-      );
+      throw signupDisabled();
     }
     await platform.limits.consume(SIGNUP_LIMIT, this.ctx.ip ?? 'unknown');
     const input = validate(SignupInput, raw, 'Signup');
     const result = await this.provision({ ...input, plan: 'free' });
     const db = { database: this.ctx.db.database, scope: tenantScope(result.tenant.id) };
     const tokens = await withTransaction(db, (tx) =>
-      new AuthService({ ...this.ctx, db }, platform).issueSession(
+      new SessionService({ ...this.ctx, db }, platform).issueSession(
         tx,
         result.admin.id,
         result.tenant.id,

@@ -1,18 +1,25 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import { withDb, type ServiceContext } from '../context.js';
+import { stillReferenced } from '../db/pg-errors.js';
 import { withTransaction, type TxHandle } from '../db/transaction.js';
-import { conflict, forbidden, notFound, validationFailed } from '../errors.js';
+import { conflict, notFound, validationFailed } from '../errors.js';
 import { RefreshToken } from '../models/refresh-token.js';
 import { Role, RolePermission } from '../models/role.js';
 import { User, UserRole, type UserStatus } from '../models/user.js';
 import { validate } from '../validation.js';
 import { writeAudit } from './audit-service.js';
 import { actingUserId, assertPermission } from './authorization.js';
+import { invitationEmail } from './email/templates.js';
 import { enqueueEmails } from './outbox-service.js';
 import { paginate, type Page, type PageQuery } from './pagination.js';
-import { assertPasswordAcceptable, hashPassword } from './password.js';
+import { assertPasswordAcceptable, generatePassword, hashPassword } from './password.js';
 import { assertWithinPlanLimit } from './plan-limit-guard.js';
+import {
+  assertMayActOnUser,
+  assertMayGrant,
+  keepingEveryPermissionHeld,
+} from './privilege-guard.js';
 
 export const INVITE_TTL_MS = 7 * 24 * 3600 * 1000;
 
@@ -156,16 +163,7 @@ export class UserService {
       await this.assignRoles(tx, user.id, input.role_ids ?? []);
       const dto = toUserDto(await this.load(tx, user.id));
       await enqueueEmails(tx, [
-        {
-          kind: 'user.invited',
-          to: [user.email],
-          subject: 'You are invited to Infield',
-          text:
-            `You have been invited to Infield.\n\nSet your password within 7 days:\n` +
-            `${this.publicUrl}/accept-invite?token=${token}\n`,
-          relatedType: 'user',
-          relatedId: user.id,
-        },
+        invitationEmail({ to: user.email, publicUrl: this.publicUrl, token, userId: user.id }),
       ]);
       await writeAudit(tx, this.ctx, {
         action: 'users.invite',
@@ -177,101 +175,155 @@ export class UserService {
     });
   }
 
-  /** Changes name, status or password; disabling or a new password ends the user's sessions. */
+  /**
+   * Changes name, status or password; disabling or a new password ends the
+   * user's sessions. Throws FORBIDDEN when the user holds permissions the
+   * caller lacks, CONFLICT when disabling would leave a permission unheld.
+   */
   async update(id: string, raw: unknown): Promise<UserDto> {
     assertPermission(this.ctx, 'users.update');
     const input = validate(UserUpdate, raw, 'User');
     if (input.password !== undefined) assertPasswordAcceptable(input.password);
     const passwordHash =
       input.password === undefined ? undefined : await hashPassword(input.password);
+    return withTransaction(this.ctx.db, (tx) =>
+      keepingEveryPermissionHeld(tx, async () => {
+        const current = await this.load(tx, id, true);
+        await assertMayActOnUser(
+          tx,
+          this.ctx,
+          id,
+          input.password !== undefined
+            ? 'reset the password of'
+            : input.status === 'disabled'
+              ? 'disable'
+              : 'change',
+        );
+        if (input.status === 'disabled' && id === actingUserId(this.ctx)) {
+          throw conflict('You cannot disable yourself');
+        }
+        if (input.status === 'active' && current.status === 'invited') {
+          throw conflict('An invited user becomes active by accepting the invitation');
+        }
+        const now = new Date();
+        const patch: Partial<User> = { updated_at: now };
+        if (input.full_name !== undefined) patch.full_name = input.full_name;
+        if (input.status !== undefined) patch.status = input.status;
+        if (passwordHash !== undefined) {
+          patch.password_hash = passwordHash;
+          patch.password_changed_at = now;
+        }
+        const endsSessions =
+          passwordHash !== undefined ||
+          (input.status === 'disabled' && current.status !== 'disabled');
+        if (endsSessions) patch.sessions_revoked_at = now;
+        await User.query(tx.trx).patch(patch).where('id', id);
+        if (endsSessions) {
+          await RefreshToken.query(tx.trx)
+            .patch({ revoked_at: now })
+            .where('user_id', id)
+            .whereNull('revoked_at');
+        }
+        const after = toUserDto(await this.load(tx, id));
+        await writeAudit(tx, this.ctx, {
+          action: 'users.update',
+          resourceType: 'user',
+          resourceId: id,
+          before: toUserDto(current),
+          after: { ...after, ...(passwordHash === undefined ? {} : { password_changed: true }) },
+        });
+        return after;
+      }),
+    );
+  }
+
+  /**
+   * Sets a new password (the given one, or a generated one returned once) as a
+   * password change through update() does: audited, every session ended.
+   * Throws VALIDATION_FAILED (unacceptable password), NOT_FOUND, CONFLICT for
+   * an invited user (they choose their password through the invitation).
+   */
+  async resetPassword(
+    id: string,
+    password?: string,
+  ): Promise<{ user: UserDto; generatedPassword?: string }> {
+    assertPermission(this.ctx, 'users.update');
+    const generated = password === undefined ? generatePassword() : undefined;
+    const chosen = password ?? generated!;
+    assertPasswordAcceptable(chosen);
     return withTransaction(this.ctx.db, async (tx) => {
       const current = await this.load(tx, id, true);
-      if (input.status === 'disabled' && id === actingUserId(this.ctx)) {
-        throw conflict('You cannot disable yourself');
+      if (current.status === 'invited') {
+        throw conflict(
+          `${current.email} is invited and has no password yet: they set one through the invitation link`,
+        );
       }
-      if (input.status === 'active' && current.status === 'invited') {
-        throw conflict('An invited user becomes active by accepting the invitation');
-      }
-      const now = new Date();
-      const patch: Partial<User> = { updated_at: now };
-      if (input.full_name !== undefined) patch.full_name = input.full_name;
-      if (input.status !== undefined) patch.status = input.status;
-      if (passwordHash !== undefined) {
-        patch.password_hash = passwordHash;
-        patch.password_changed_at = now;
-      }
-      const endsSessions =
-        passwordHash !== undefined ||
-        (input.status === 'disabled' && current.status !== 'disabled');
-      if (endsSessions) patch.sessions_revoked_at = now;
-      await User.query(tx.trx).patch(patch).where('id', id);
-      if (endsSessions) {
-        await RefreshToken.query(tx.trx)
-          .patch({ revoked_at: now })
-          .where('user_id', id)
-          .whereNull('revoked_at');
-      }
-      const after = toUserDto(await this.load(tx, id));
-      await writeAudit(tx, this.ctx, {
-        action: 'users.update',
-        resourceType: 'user',
-        resourceId: id,
-        before: toUserDto(current),
-        after: { ...after, ...(passwordHash === undefined ? {} : { password_changed: true }) },
+      const user = await new UserService(withDb(this.ctx, tx), this.publicUrl).update(id, {
+        password: chosen,
       });
-      return after;
+      return { user, ...(generated === undefined ? {} : { generatedPassword: generated }) };
     });
   }
 
-  /** Throws CONFLICT when deleting yourself or a user still referenced by approvals. */
+  /**
+   * Throws CONFLICT when deleting yourself, a user still referenced by
+   * approvals, or the last active holder of a permission; FORBIDDEN when the
+   * user holds permissions the caller lacks.
+   */
   async delete(id: string): Promise<void> {
     assertPermission(this.ctx, 'users.delete');
-    await withTransaction(this.ctx.db, async (tx) => {
-      const current = await this.load(tx, id, true);
-      if (id === actingUserId(this.ctx)) throw conflict('You cannot delete yourself');
-      try {
-        await User.query(tx.trx).delete().where('id', id);
-      } catch (err) {
-        if ((err as { code?: string }).code === '23503') {
-          throw conflict(
-            'The user is still referenced (approvals, assignments); disable the user instead',
+    await withTransaction(this.ctx.db, (tx) =>
+      keepingEveryPermissionHeld(tx, async () => {
+        const current = await this.load(tx, id, true);
+        if (id === actingUserId(this.ctx)) throw conflict('You cannot delete yourself');
+        await assertMayActOnUser(tx, this.ctx, id, 'delete');
+        await User.query(tx.trx)
+          .delete()
+          .where('id', id)
+          .catch(
+            stillReferenced(
+              'The user is still referenced (approvals, assignments); disable the user instead',
+            ),
           );
-        }
-        throw err;
-      }
-      await writeAudit(tx, this.ctx, {
-        action: 'users.delete',
-        resourceType: 'user',
-        resourceId: id,
-        before: toUserDto(current),
-      });
-    });
+        await writeAudit(tx, this.ctx, {
+          action: 'users.delete',
+          resourceType: 'user',
+          resourceId: id,
+          before: toUserDto(current),
+        });
+      }),
+    );
   }
 
   /**
    * Replaces the user's roles. Throws VALIDATION_FAILED naming unknown role
    * ids, FORBIDDEN when granting a role that carries permissions the caller
-   * lacks (no escalation through role assignment).
+   * lacks (no escalation through role assignment) or when the user holds
+   * permissions the caller lacks, CONFLICT when a permission would be left
+   * with no active holder.
    */
   async setRoles(id: string, raw: unknown): Promise<UserDto> {
     assertPermission(this.ctx, 'roles.assign');
     const input = validate(UserRolesInput, raw, 'Roles');
-    return withTransaction(this.ctx.db, async (tx) => {
-      const before = toUserDto(await this.load(tx, id, true));
-      const added = input.role_ids.filter((r) => !before.roles.some((b) => b.id === r));
-      await this.assertCanGrant(tx, added);
-      await UserRole.query(tx.trx).delete().where('user_id', id);
-      await this.assignRoles(tx, id, input.role_ids);
-      const after = toUserDto(await this.load(tx, id));
-      await writeAudit(tx, this.ctx, {
-        action: 'users.roles',
-        resourceType: 'user',
-        resourceId: id,
-        before: { roles: before.roles },
-        after: { roles: after.roles },
-      });
-      return after;
-    });
+    return withTransaction(this.ctx.db, (tx) =>
+      keepingEveryPermissionHeld(tx, async () => {
+        const before = toUserDto(await this.load(tx, id, true));
+        await assertMayActOnUser(tx, this.ctx, id, 'change the roles of');
+        const added = input.role_ids.filter((r) => !before.roles.some((b) => b.id === r));
+        await this.assertCanGrant(tx, added);
+        await UserRole.query(tx.trx).delete().where('user_id', id);
+        await this.assignRoles(tx, id, input.role_ids);
+        const after = toUserDto(await this.load(tx, id));
+        await writeAudit(tx, this.ctx, {
+          action: 'users.roles',
+          resourceType: 'user',
+          resourceId: id,
+          before: { roles: before.roles },
+          after: { roles: after.roles },
+        });
+        return after;
+      }),
+    );
   }
 
   /** Grants and revokes roles by name (the CLI's user:roles), in one transaction. */
@@ -330,23 +382,17 @@ export class UserService {
     });
   }
 
+  /** Throws FORBIDDEN when the roles carry permissions the caller lacks. */
   private async assertCanGrant(tx: TxHandle, roleIds: string[]): Promise<void> {
-    const { actor } = this.ctx;
-    if (roleIds.length === 0 || actor.type !== 'user' || actor.isSuperuser) return;
+    if (roleIds.length === 0) return;
     const rows = await RolePermission.query(tx.trx)
       .whereIn('role_id', roleIds)
       .select('permission_code');
-    const lacking = [...new Set(rows.map((r) => r.permission_code))]
-      .filter((p) => !actor.permissions.has(p))
-      .sort();
-    if (lacking.length > 0) {
-      throw forbidden(
-        `You cannot grant a role carrying permissions you lack: ${lacking.join(', ')}`,
-        {
-          extensions: { permissions: lacking },
-        },
-      );
-    }
+    assertMayGrant(
+      this.ctx,
+      rows.map((r) => r.permission_code),
+      'assign a role',
+    );
   }
 
   private async assignRoles(tx: TxHandle, userId: string, roleIds: string[]): Promise<void> {

@@ -1,30 +1,53 @@
-import { Agenda, type AgendaBackend } from 'agenda';
-import { MongoBackend } from '@agendajs/mongo-backend';
-import { PostgresBackend } from '@agendajs/postgres-backend';
+import type { Agenda, AgendaBackend } from 'agenda';
+import pg from 'pg';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import { translateDbError } from '../db/pg-errors.js';
 
 export const AGENDA_TABLE = 'agenda_jobs';
 
+export type ConnectionErrorHandler = (err: Error) => void;
+
 /**
  * The job store: PostgreSQL (same database, its own direct pool so LISTEN/NOTIFY
  * works; tables come from our migrations) or MongoDB when AGENDA_BACKEND=mongo.
+ * Loaded on demand: only the chosen backend's driver is ever imported, and no
+ * command that does not touch jobs loads Agenda at all.
+ *
+ * A pg pool re-emits an idle connection's error (the server restarting or
+ * shutting down) as an 'error' event, and so does Agenda's LISTEN channel:
+ * without a listener either one ends the process with a stack trace.
  */
-export function createBackend(config: Config, database: Database): AgendaBackend {
+export async function createBackend(
+  config: Config,
+  database: Database,
+  onConnectionError: ConnectionErrorHandler = () => undefined,
+): Promise<AgendaBackend> {
   if (config.agendaBackend === 'mongo') {
+    const { MongoBackend } = await import('@agendajs/mongo-backend');
     return new MongoBackend({
       address: config.mongodbUrl as string,
       collection: 'agendaJobs',
       options: { serverSelectionTimeoutMS: 5000 },
     });
   }
-  return new PostgresBackend({
+  const { PostgresBackend } = await import('@agendajs/postgres-backend');
+  // Our pool, not the backend's: we need its 'error' events (and the backend would ignore
+  // poolConfig next to a connectionString). A pool passed in is ours to end, on disconnect.
+  const pool = new pg.Pool({
     connectionString: database.url,
-    tableName: AGENDA_TABLE,
-    ensureSchema: false,
-    poolConfig: { max: 4, connectionTimeoutMillis: 5000 },
+    max: 4,
+    connectionTimeoutMillis: 5000,
   });
+  pool.on('error', onConnectionError);
+  const backend = new PostgresBackend({ pool, tableName: AGENDA_TABLE, ensureSchema: false });
+  backend.notificationChannel?.on('error', onConnectionError);
+  const disconnect = backend.disconnect.bind(backend);
+  backend.disconnect = async () => {
+    await disconnect();
+    if (!pool.ended) await pool.end();
+  };
+  return backend;
 }
 
 /**
@@ -55,8 +78,10 @@ export async function createAgenda(
   config: Config,
   database: Database,
   name: string,
+  onConnectionError?: ConnectionErrorHandler,
 ): Promise<{ agenda: Agenda; backend: AgendaBackend }> {
-  const backend = await connected(createBackend(config, database));
+  const backend = await connected(await createBackend(config, database, onConnectionError));
+  const { Agenda } = await import('agenda');
   const agenda = new Agenda({
     backend,
     name,

@@ -1,6 +1,7 @@
+import { failureOf } from './for-each-tenant.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
-import { AppError, validationFailed } from '../errors.js';
+import { unknownName, validationFailed } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { createMailTransport } from '../services/email/mail-transport.js';
 import { createAgenda } from './agenda-factory.js';
@@ -78,11 +79,8 @@ export class JobsAdmin {
   async runNow(name: string, workerId: string, tenantId?: string): Promise<unknown> {
     const job = this.jobs.find((j) => j.name === name);
     if (job === undefined) {
-      throw new AppError(
-        'NOT_FOUND',
+      throw unknownName(
         `Unknown job ${name}; known jobs: ${this.jobs.map((j) => j.name).join(', ')}`,
-        404,
-        4,
       );
     }
     if (tenantId !== undefined && job.perTenant !== true) {
@@ -92,13 +90,16 @@ export class JobsAdmin {
     }
     const mail = createMailTransport(this.config);
     try {
-      return await job.run(tenantId === undefined ? {} : { tenant_id: tenantId }, {
+      const result = await job.run(tenantId === undefined ? {} : { tenant_id: tenantId }, {
         config: this.config,
         database: this.database,
         logger: this.logger,
         mail,
         workerId,
       });
+      const failure = failureOf(result);
+      if (failure !== undefined) throw failure;
+      return result;
     } finally {
       mail.close();
     }

@@ -1,3 +1,5 @@
+import { failureOf } from './for-each-tenant.js';
+import { jobDuration, jobFailures, jobRuns, watchPool } from '../metrics.js';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Agenda, Job } from 'agenda';
@@ -31,12 +33,22 @@ function defineJob(agenda: Agenda, job: InfieldJob, deps: JobDeps): void {
         job_id: String(agendaJob.attrs._id ?? ''),
       });
       const started = Date.now();
+      const timer = jobDuration.startTimer({ job: job.name });
+      jobRuns.inc({ job: job.name });
       try {
         const result = await job.run(agendaJob.attrs.data ?? {}, { ...deps, logger });
+        const failure = failureOf(result);
+        if (failure !== undefined) {
+          logger.warn({ ms: Date.now() - started, result }, 'job done with failed tenants');
+          throw failure;
+        }
         logger.info({ ms: Date.now() - started, result }, 'job done');
       } catch (err) {
+        jobFailures.inc({ job: job.name });
         logger.error({ err, ms: Date.now() - started }, 'job failed');
         throw err;
+      } finally {
+        timer();
       }
     },
     {
@@ -60,8 +72,14 @@ export async function startWorker(options: {
   const { config, database, jobs } = options;
   const workerId = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const logger = options.logger.child({ worker: workerId });
-  const { agenda, backend } = await createAgenda(config, database, workerId);
   let stopping = false;
+  // Lost job-store connections: expected while stopping; otherwise the pool and the
+  // LISTEN channel reconnect by themselves, so a warning is enough.
+  const { agenda, backend } = await createAgenda(config, database, workerId, (err) =>
+    stopping
+      ? logger.debug({ err }, 'job store connection closed while stopping')
+      : logger.warn({ err }, 'job store connection lost'),
+  );
   // Agenda's poller may still fire once while the backend closes; that is not an error.
   agenda.on('error', (err: unknown) =>
     stopping
@@ -69,7 +87,13 @@ export async function startWorker(options: {
       : logger.error({ err }, 'scheduler error'),
   );
   const mail = createMailTransport(config);
-  for (const job of jobs) defineJob(agenda, job, { config, database, logger, mail, workerId });
+  for (const job of jobs) {
+    defineJob(agenda, job, { config, database, logger, mail, workerId });
+    // Every job shows in the metrics from the start, at zero.
+    jobRuns.inc({ job: job.name }, 0);
+    jobFailures.inc({ job: job.name }, 0);
+  }
+  watchPool(database);
 
   // An unreachable relay is reported (logs, /health) but does not stop the worker: mail waits in the outbox.
   const smtp = await mail.verify().then(

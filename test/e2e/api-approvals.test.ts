@@ -277,4 +277,27 @@ describe('approval workflow', function () {
     await admin.post(`/forms/${plain.body.id}/publish`);
     expect((await submit(plain.body.id)).status).to.equal('submitted');
   });
+
+  it('refuses to delete a role or user that approvals still name: 409, nothing deleted', async () => {
+    const admin = api(server, tokens['admin']!);
+    const reviewers = await admin.post<{ id: string }>('/roles', {
+      name: 'reviewer',
+      permissions: ['approvals.decide'],
+    });
+    expect(reviewers.status, JSON.stringify(reviewers.body)).to.equal(201);
+    const formId = await makeForm('still-named', {
+      steps: [
+        { name: 'Review', approvers: { roles: ['reviewer'] }, rule: 'any' },
+        { name: 'Sign-off', approvers: { users: ['carl@flow-co.example.test'] }, rule: 'any' },
+      ],
+    });
+    await submit(formId);
+    const role = await admin.delete<{ code: string; detail: string }>(
+      `/roles/${reviewers.body.id}`,
+    );
+    expect(role.status).to.equal(409);
+    expect(role.body.code).to.equal('CONFLICT');
+    expect(role.body.detail).to.match(/still used by approvals/);
+    expect((await admin.get(`/roles/${reviewers.body.id}`)).status).to.equal(200);
+  });
 });

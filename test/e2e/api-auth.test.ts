@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { TEST_REDIS_URL, uniqueRedisPrefix } from '../helpers/rate-limits.js';
+import { requireRedis } from '../helpers/services.js';
 import jwt from 'jsonwebtoken';
 import { totpCode } from '../../src/services/totp.js';
 import { TOKEN_AUDIENCE, TOKEN_ISSUER } from '../../src/services/token-service.js';
@@ -86,8 +88,9 @@ describe('authentication', function () {
     expect(Number(blocked.headers.get('retry-after'))).to.be.greaterThan(0);
   });
 
-  it('shares throttles between API instances through Redis when REDIS_URL is set', async () => {
-    const env = { REDIS_URL: process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379' };
+  it('shares throttles between API instances through Redis when REDIS_URL is set', async function () {
+    const env = { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: uniqueRedisPrefix('auth') };
+    await requireRedis(this, TEST_REDIS_URL);
     const one = await startTestServer(db.database, { env });
     const two = await startTestServer(db.database, { env });
     try {
@@ -179,9 +182,16 @@ describe('authentication', function () {
         subject: acme.adminId,
       });
       await expect401(rs, 'other algorithm with the same key');
+      // A token must carry the user's current session version (revocations bump it).
+      const { session_version: sv } = (await db.database
+        .knex('users')
+        .where({ id: acme.adminId })
+        .first('session_version')) as { session_version: number };
+      await expect401(sign({ tid: acme.tenantId, typ: 'access' }), 'no session version');
+      await expect401(sign({ tid: acme.tenantId, typ: 'access', sv: sv + 1 }), 'other version');
       // Sanity: a correctly made token is accepted, so the refusals above are about the defects.
       expect(
-        (await api(server, sign({ tid: acme.tenantId, typ: 'access' })).get('/auth/me')).status,
+        (await api(server, sign({ tid: acme.tenantId, typ: 'access', sv })).get('/auth/me')).status,
       ).to.equal(200);
     });
 

@@ -128,7 +128,7 @@ describe('form lifecycle: versions, drafts, conditions, files, assignments, publ
     expect(fresh.body['errors']).to.deep.include({ path: '/company', message: 'is required' });
   });
 
-  it('requires a conditional answer only when shown, and does not store hidden answers', async () => {
+  it('requires a conditional answer when its condition holds, and keeps every answer sent', async () => {
     const client = api(server, token);
     const shown = await client.post(`/forms/${form.id}/submissions`, {
       data: { visitor: 'V', company: 'C', hazard: true },
@@ -138,12 +138,14 @@ describe('form lifecycle: versions, drafts, conditions, files, assignments, publ
     expect((shown.body['errors'] as { path: string }[]).map((e) => e.path)).to.deep.equal([
       '/hazard_details',
     ]);
+    // The condition only hints that a renderer would hide it: the answer is the user's, kept.
+    const sent = { visitor: 'V', company: 'C', hazard: false, hazard_details: 'kept as sent' };
     const hidden = await client.post<SubmissionBody>(`/forms/${form.id}/submissions`, {
-      data: { visitor: 'V', company: 'C', hazard: false, hazard_details: 'ignored because hidden' },
+      data: sent,
       submit: true,
     });
     expect(hidden.status, JSON.stringify(hidden.body)).to.equal(201);
-    expect(hidden.body.data).to.not.have.property('hazard_details');
+    expect(hidden.body.data).to.deep.equal(sent);
     const rows = await db.database
       .knex('submission_responses')
       .where('submission_id', hidden.body.id)
@@ -151,6 +153,7 @@ describe('form lifecycle: versions, drafts, conditions, files, assignments, publ
     expect(rows.map((r: { path: string }) => r.path)).to.deep.equal([
       '/company',
       '/hazard',
+      '/hazard_details',
       '/visitor',
     ]);
     const hazard = rows.find((r: { path: string }) => r.path === '/hazard');
@@ -403,7 +406,7 @@ describe('form lifecycle: versions, drafts, conditions, files, assignments, publ
     expect(statuses).to.deep.equal([201, 201, 201, 403]);
   });
 
-  it('refuses unmappable and hostile schemas whole, and stays responsive', async () => {
+  it('refuses broken and hostile schemas whole, and stays responsive', async () => {
     const client = api(server, token);
     const remote = await client.post('/forms', {
       key: 'remote',
@@ -415,18 +418,20 @@ describe('form lifecycle: versions, drafts, conditions, files, assignments, publ
     });
     expect(remote.status).to.equal(422);
     expect(JSON.stringify(remote.body['errors'])).to.contain('/properties/a/$ref');
-    const unmappable = await client.post('/forms', {
-      key: 'nested',
-      title: 'Nested',
+    const broken = await client.post('/forms', {
+      key: 'broken',
+      title: 'Broken',
       json_schema: {
         type: 'object',
         properties: {
-          rows: { type: 'array', items: { type: 'object', properties: { x: { type: 'string' } } } },
+          rows: { type: 'array', items: { type: 'object', properties: { x: { minLength: -1 } } } },
         },
       },
     });
-    expect(unmappable.status).to.equal(422);
-    expect(JSON.stringify(unmappable.body['errors'])).to.contain('/properties/rows');
+    expect(broken.status).to.equal(422);
+    expect(broken.body['errors']).to.deep.equal([
+      { path: '/properties/rows/items/properties/x/minLength', message: 'must be >= 0' },
+    ]);
     // 10^4 levels, written as text (JSON.stringify itself would overflow the stack).
     const deep = `${'{"type":"object","properties":{"n":'.repeat(10_000)}{"type":"string"}${'}}'.repeat(10_000)}`;
     const deepRes = await client.call(

@@ -1,15 +1,14 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
-import { api, login, provisionTenant, uploadFile, type ProvisionedTenant } from '../helpers/api.js';
+import { uploadFile } from '../helpers/api.js';
+import { useTestApi } from '../helpers/api-server.js';
 import {
   filePlaceholders,
   loadFormFixtures,
   withFiles,
   type FormFixture,
 } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/http.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/test-cluster.js';
 
 interface FormBody {
   id: string;
@@ -29,34 +28,18 @@ const fixtures = loadFormFixtures();
 
 describe('forms, versions and submissions over the API', function () {
   this.timeout(120_000);
-  let db: TestDatabase;
-  let server: TestServer;
-  let acme: ProvisionedTenant;
-  let token: string;
+  const t = useTestApi({ slug: 'forms-co', plan: 'enterprise' });
   const published = new Map<string, FormBody>();
 
-  before(async () => {
-    db = await createTestDatabase();
-    server = await startTestServer(db.database);
-    acme = await provisionTenant(db.database, 'forms-co', 'enterprise');
-    token = (await login(server, acme.adminEmail, acme.adminPassword)).access_token;
-  });
-  after(async () => {
-    await server.close();
-    await db.drop();
-  });
-
   async function importAndPublish(fixture: FormFixture): Promise<FormBody> {
-    const created = await api(server, token).post<FormBody>('/forms', {
+    const created = await t.admin.post<FormBody>('/forms', {
       key: fixture.key,
       title: fixture.title,
       json_schema: fixture.schema,
       approval_policy: fixture.policy,
     });
     expect(created.status, JSON.stringify(created.body)).to.equal(201);
-    const publishedForm = await api(server, token).post<FormBody>(
-      `/forms/${created.body.id}/publish`,
-    );
+    const publishedForm = await t.admin.post<FormBody>(`/forms/${created.body.id}/publish`);
     expect(publishedForm.status).to.equal(200);
     return publishedForm.body;
   }
@@ -70,8 +53,8 @@ describe('forms, versions and submissions over the API', function () {
     for (const placeholder of filePlaceholders(data)) {
       const bytes = readFileSync(path.join(fixture.dir, 'files', placeholder.file));
       const res = await uploadFile(
-        server,
-        token,
+        t.server,
+        t.token,
         { name: placeholder.file, bytes },
         { formId: form.id, field: placeholder.path },
       );
@@ -95,10 +78,10 @@ describe('forms, versions and submissions over the API', function () {
         it(`accepts valid sample ${sample.name}`, async () => {
           const form = published.get(fixture.key)!;
           const data = await withUploads(fixture, form, sample.data);
-          const res = await api(server, token).post<SubmissionBody>(
-            `/forms/${form.id}/submissions`,
-            { data, submit: true },
-          );
+          const res = await t.admin.post<SubmissionBody>(`/forms/${form.id}/submissions`, {
+            data,
+            submit: true,
+          });
           expect(res.status, JSON.stringify(res.body)).to.equal(201);
           // Every fixture has an approval policy, so submitting starts its workflow.
           expect(res.body.status).to.equal('in_review');
@@ -110,8 +93,8 @@ describe('forms, versions and submissions over the API', function () {
         it(`rejects invalid sample ${sample.name} at ${sample.errors.join(', ')}`, async () => {
           const form = published.get(fixture.key)!;
           const data = await withUploads(fixture, form, sample.data);
-          const before = await db.database.knex('submissions').count({ n: '*' });
-          const res = await api(server, token).post(`/forms/${form.id}/submissions`, {
+          const before = await t.db.database.knex('submissions').count({ n: '*' });
+          const res = await t.admin.post(`/forms/${form.id}/submissions`, {
             data,
             submit: true,
           });
@@ -120,7 +103,7 @@ describe('forms, versions and submissions over the API', function () {
           expect([...new Set(paths)].sort(), JSON.stringify(res.body['errors'])).to.deep.equal(
             [...new Set(sample.errors)].sort(),
           );
-          expect(await db.database.knex('submissions').count({ n: '*' })).to.deep.equal(before);
+          expect(await t.db.database.knex('submissions').count({ n: '*' })).to.deep.equal(before);
         });
       }
     });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { loadConfig } from '../../src/config.js';
 import { productRoutes } from '../../src/http/app.js';
+import { runExports } from '../../jobs/run-exports.js';
 import { ExportRunner } from '../../src/services/exports/background-export-service.js';
 import { createPlatform } from '../../src/services/platform.js';
 import { api, login, provisionTenant, uploadFile, type ProvisionedTenant } from '../helpers/api.js';
@@ -194,7 +195,11 @@ describe('permission matrix (roles × endpoints, from permission-matrix.json)', 
       case 'GET /exports/:id':
       case 'GET /exports/:id/download': {
         const queued = await admin.post<{ id: string }>('/exports', { form_id: await newForm() });
-        await new ExportRunner(db.database, storageDir, testLogger).runAll(tenant.tenantId);
+        await runExports(
+          new ExportRunner(db.database, storageDir, testLogger),
+          testLogger,
+          tenant.tenantId,
+        );
         return as.get(path.replace(':id', queued.body.id));
       }
       default:

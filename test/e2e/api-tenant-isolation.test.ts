@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { loadConfig } from '../../src/config.js';
 import { productRoutes } from '../../src/http/app.js';
+import { runExports } from '../../jobs/run-exports.js';
 import { ExportRunner } from '../../src/services/exports/background-export-service.js';
 import { createPlatform } from '../../src/services/platform.js';
 import { api, login, provisionTenant, uploadFile, type ProvisionedTenant } from '../helpers/api.js';
@@ -128,7 +129,7 @@ describe('tenant isolation across the API', function () {
     await clientB.post(`/forms/${policyForm}/submissions`, { data: { note: 'x' }, submit: true });
     bApproval = (await clientB.get<{ data: { id: string }[] }>('/approvals')).body.data[0]!.id;
     bExport = (await clientB.post<{ id: string }>('/exports', { form_id: bForm })).body.id;
-    await new ExportRunner(db.database, storageDir, testLogger).runAll(b.tenantId);
+    await runExports(new ExportRunner(db.database, storageDir, testLogger), testLogger, b.tenantId);
     expect((await clientB.get<{ status: string }>(`/exports/${bExport}`)).body.status).to.equal(
       'done',
     );

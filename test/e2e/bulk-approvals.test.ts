@@ -167,7 +167,7 @@ describe('bulk approvals', function () {
 
   async function decideOneByOne(
     w: World,
-    filter: { form: string; step?: number },
+    filter: { form: string; step?: number; stepName?: string },
     decision: 'approve' | 'reject',
     comment: string,
   ) {
@@ -179,6 +179,7 @@ describe('bulk approvals', function () {
         form_id: w.forms[filter.form],
         status: 'pending',
         ...(filter.step === undefined ? {} : { step: filter.step }),
+        ...(filter.stepName === undefined ? {} : { step_name: filter.stepName }),
       })
       .orderBy('id');
     let decided = 0;
@@ -197,6 +198,8 @@ describe('bulk approvals', function () {
 
   for (const [label, filter, decision] of [
     ['approving the first step of a two-step chain', { form: 'chain', step: 0 }, 'approve'],
+    // --step also takes the step's name, as the policy writes it.
+    ['approving a step named in the policy', { form: 'chain', stepName: 'Manager' }, 'approve'],
     ['approving an "all" step', { form: 'both' }, 'approve'],
     ['rejecting an "all" step', { form: 'both' }, 'reject'],
   ] as const) {
@@ -221,6 +224,7 @@ describe('bulk approvals', function () {
         '--json',
       ];
       if ('step' in filter) args.push('--step', String(filter.step));
+      if ('stepName' in filter) args.push('--step', filter.stepName);
       const res = await runCli(args, { env: { DATABASE_URL: db.url } });
       expect(res.code, res.stdout + res.stderr).to.equal(0);
       const counts = JSON.parse(res.stdout) as {
@@ -354,7 +358,23 @@ describe('bulk approvals', function () {
       env,
     );
     expect(both.code).to.equal(2);
-    for (const r of [unknown, duration, empty, both])
+    const blankStep = await runCli(
+      ['approval:bulk', '--tenant', 'bulk-cli', '--approve', '--step', ' ', '--yes'],
+      env,
+    );
+    expect(blankStep.code).to.equal(2);
+    expect(blankStep.stderr).to.equal(
+      'Error: --step: expected a step name or number, got " "\nSee: infield approval:bulk --help\n',
+    );
+    const unknownStep = await runCli(
+      ['approval:bulk', '--tenant', 'bulk-cli', '--approve', '--step', 'Nobody', '--yes'],
+      env,
+    );
+    expect(unknownStep.code).to.equal(3);
+    expect(unknownStep.stderr).to.equal(
+      'Error: No approval step is named "Nobody" in any form (step: is one of: Both, Finance, Manager)\n',
+    );
+    for (const r of [unknown, duration, empty, both, blankStep, unknownStep])
       expect(hasStackTrace(r.stderr)).to.equal(false);
   });
 

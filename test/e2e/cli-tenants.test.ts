@@ -262,15 +262,39 @@ describe('CLI: tenants, roles and users', function () {
       expect(first.created).to.deep.equal([]);
       expect(first.unchanged).to.have.members(DEFAULT_ROLE_NAMES);
       const file = path.join(tmp, 'custom.json');
+      const viewer = {
+        name: 'viewer',
+        description: 'Reads forms, submissions and approvals',
+        permissions: [
+          'tenants.read',
+          'forms.read',
+          'submissions.read',
+          'approvals.read',
+          'files.read',
+        ],
+      };
       await fs.writeFile(
         file,
         JSON.stringify([
           { name: 'auditor', description: 'Reads the log', permissions: ['audit.read'] },
-          { name: 'viewer', permissions: ['forms.read'] },
+          viewer,
         ]),
       );
       const custom = await json<SeedJson>('role:seed', '--tenant', 'roles-co', '--file', file);
-      expect(custom).to.deep.equal({ created: ['auditor'], updated: ['viewer'], unchanged: [] });
+      expect(custom).to.deep.equal({ created: ['auditor'], updated: [], unchanged: ['viewer'] });
+      await fs.writeFile(
+        file,
+        JSON.stringify([
+          {
+            name: 'auditor',
+            description: 'Reads the log',
+            permissions: ['audit.read', 'forms.read'],
+          },
+          { ...viewer, description: 'Reads everything' },
+        ]),
+      );
+      const changed = await json<SeedJson>('role:seed', '--tenant', 'roles-co', '--file', file);
+      expect(changed).to.deep.equal({ created: [], updated: ['auditor', 'viewer'], unchanged: [] });
       const again = await json<SeedJson>('role:seed', '--tenant', 'roles-co', '--file', file);
       expect(again).to.deep.equal({
         created: [],

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { loadConfig } from '../../src/config.js';
 import { Database } from '../../src/db/database.js';
-import { SchemaService } from '../../src/services/schema-service.js';
+import { MigrationService } from '../../src/services/migration-service.js';
 import { hasStackTrace, runCli, spawnCli } from '../helpers/cli.js';
 import { httpClient } from '../helpers/http.js';
 import { runIsolationChecks } from '../helpers/isolation-checks.js';
@@ -38,7 +38,7 @@ describe('embedded PostgreSQL (no DATABASE_URL)', function () {
     const database = await Database.open(config, testLogger);
     try {
       expect(database.isEmbedded).to.equal(true);
-      await new SchemaService(database).migrate();
+      await new MigrationService(database).migrate();
       await runIsolationChecks(database.url);
     } finally {
       await database.close();
@@ -77,6 +77,9 @@ describe('embedded PostgreSQL (no DATABASE_URL)', function () {
     try {
       await second.waitFor(/listening on/, 90_000);
       expect(second.stdout()).to.match(/password printed on first start/);
+      expect(second.stdout()).to.contain(
+        'a new one: infield user:password --tenant demo --email admin@demo.infield.test',
+      );
       expect(second.stdout()).to.not.match(/password: /);
     } finally {
       const r2 = await second.stop('SIGTERM');

@@ -7,6 +7,8 @@ import { expect } from 'chai';
 import { parse } from 'csv-parse/sync';
 import pg from 'pg';
 import { seedSql } from '../../bench/export-seed.js';
+import { cleanupTenants } from '../../jobs/cleanup.js';
+import { runExports } from '../../jobs/run-exports.js';
 import { loadConfig } from '../../src/config.js';
 import { ExportRunner } from '../../src/services/exports/background-export-service.js';
 import { ExportAborted } from '../../src/services/exports/copy-export.js';
@@ -306,6 +308,13 @@ describe('CSV exports (infield export, GET /forms/:id/submissions.csv, POST /exp
       expect(res.status, query).to.equal(400);
       expect(res.body.errors[0]!.path).to.equal(query.split('=')[0]);
     }
+    // A version the form never had is not found, not an empty CSV.
+    const noVersion = await cli(['--version', '9']);
+    expect(noVersion.code).to.equal(4);
+    expect(noVersion.stderr.trim()).to.equal('Error: Form version survey@9 not found');
+    expect(noVersion.stdout).to.equal('');
+    const noVersionApi = await client.get(`/forms/${formId}/submissions.csv?version=9`);
+    expect(noVersionApi.status).to.equal(404);
     const missing = path.join(tmp, 'no-such-dir', 'x.csv');
     const res = await cli(['--out', missing]);
     expect(res.code).to.equal(3);
@@ -358,15 +367,18 @@ describe('CSV exports (infield export, GET /forms/:id/submissions.csv, POST /exp
       .knex('exports')
       .where('id', queued.body.id)
       .update({ expires_at: new Date(Date.now() - 1000) });
-    await new MaintenanceService(
-      {
-        db: { database: db.database, scope: systemScope },
-        actor: { type: 'system', job: 'cleanup' },
-        requestId: 'test',
-        logger: testLogger,
-      },
-      storageDir,
-    ).cleanupAll();
+    await cleanupTenants(
+      new MaintenanceService(
+        {
+          db: { database: db.database, scope: systemScope },
+          actor: { type: 'system', job: 'cleanup' },
+          requestId: 'test',
+          logger: testLogger,
+        },
+        storageDir,
+      ),
+      testLogger,
+    );
     expect(
       (await client.get<{ status: string }>(`/exports/${queued.body.id}`)).body.status,
     ).to.equal('expired');
@@ -391,7 +403,11 @@ describe('CSV exports (infield export, GET /forms/:id/submissions.csv, POST /exp
     });
     const queued = await client.post<{ id: string }>('/exports', { form_id: scratch.body.id });
     await db.database.knex('exports').where('id', queued.body.id).update({ form_id: null });
-    expect(await runner.runAll(acme.tenantId)).to.deep.equal({ tenants: 1, done: 0, failed: 1 });
+    expect(await runExports(runner, testLogger, acme.tenantId)).to.deep.equal({
+      tenants: 1,
+      done: 0,
+      failed: 1,
+    });
     const status = await client.get<{ status: string; error: string }>(
       `/exports/${queued.body.id}`,
     );
@@ -502,10 +518,10 @@ describe('CSV export streaming under pressure (pool of 1, large set)', function 
       for (let i = 0; i < 50 && (await runningCopies()) > 0; i += 1)
         await new Promise((r) => setTimeout(r, 100));
       // Once the aborted export has given its connection back, exports are accepted again.
-      let third = await api(wide, token).get(`/forms/${formId}/submissions.csv?version=9`);
+      let third = await api(wide, token).get(`/forms/${formId}/submissions.csv?since=2100-01-01`);
       for (let i = 0; i < 50 && third.status === 503; i += 1) {
         await new Promise((r) => setTimeout(r, 100));
-        third = await api(wide, token).get(`/forms/${formId}/submissions.csv?version=9`);
+        third = await api(wide, token).get(`/forms/${formId}/submissions.csv?since=2100-01-01`);
       }
       expect(third.status).to.equal(200);
     } finally {
@@ -514,7 +530,7 @@ describe('CSV export streaming under pressure (pool of 1, large set)', function 
     }
   });
 
-  it('stops the COPY on the server (query cancelled, not drained) when the destination goes away', async () => {
+  it('stops the COPY on the server (connection destroyed, no cancel request) when the destination goes away', async () => {
     const ctx = {
       db: { database: db.database, scope: tenantScope(tenantId) },
       actor: { type: 'system' as const, job: 'test' },
@@ -537,8 +553,11 @@ describe('CSV export streaming under pressure (pool of 1, large set)', function 
       (e: unknown) => e,
     );
     expect(err).to.be.instanceOf(ExportAborted);
-    expect((err as ExportAborted).serverCancelled).to.equal(true);
-    // The pool's only connection is back and clean.
+    expect((err as ExportAborted).connectionDestroyed).to.equal(true);
+    for (let i = 0; i < 50 && (await runningCopies()) > 0; i += 1)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(await runningCopies()).to.equal(0);
+    // The pool's only slot is free again.
     const probe = await db.database.knex.raw('select 1 as n');
     expect((probe.rows as { n: number }[])[0]!.n).to.equal(1);
   });
@@ -585,6 +604,14 @@ describe('CSV export streaming under pressure (pool of 1, large set)', function 
       /^Error: Export stopped: interrupted \(SIGINT\); .*big\.csv was not written\n$/,
     );
     expect(fs.readdirSync(tmp)).to.deep.equal([]);
+    // Audited as stopped, with how far it got, not as an export.
+    const stopped = await db.database
+      .knex('audit_logs')
+      .where({ tenant_id: tenantId, action: 'submissions.export_aborted', actor_type: 'operator' })
+      .pluck('after');
+    expect(stopped).to.have.length(1);
+    expect(stopped[0]).to.include({ outcome: 'aborted', reason: 'interrupted (SIGINT)' });
+    expect(stopped[0].rows).to.be.a('number').lessThan(ROWS);
   });
 
   it('stops quietly when the reader of stdout goes away (| head)', async () => {

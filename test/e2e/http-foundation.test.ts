@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { expect } from 'chai';
+import { MigrationService } from '../../src/services/migration-service.js';
 import { Database } from '../../src/db/database.js';
 import { defineRoute } from '../../src/http/route.js';
 import { WorkerRegistryService } from '../../src/services/worker-registry-service.js';
@@ -87,23 +88,57 @@ describe('HTTP foundation', () => {
     expect(res.headers.get('x-content-type-options')).to.equal('nosniff');
   });
 
-  it('GET /health is 503 without a live worker and 200 with one', async () => {
+  it('GET /health is 200 "degraded" without a live worker, "ok" with one; /readyz stays ready', async () => {
+    // The worker being down must not take an API instance out of rotation.
     const degraded = await get('/health');
-    expect(degraded.status).to.equal(503);
+    expect(degraded.status).to.equal(200);
     const report = (await degraded.json()) as Health;
     expect(report.status).to.equal('degraded');
     expect(report.checks.database.status).to.equal('up');
     expect(report.checks.scheduler).to.include({ status: 'down', workers: 0 });
+    const ready = await get('/readyz');
+    expect(ready.status).to.equal(200);
+    expect(await ready.json()).to.deep.include({ status: 'ready' });
+    const live = await get('/livez');
+    expect(live.status).to.equal(200);
+    expect(await live.json()).to.deep.equal({ status: 'ok' });
 
     const registry = new WorkerRegistryService(db.database);
     await registry.beat({ workerId: 'test-worker', hostname: 'h', pid: 1, backend: 'postgres' });
     const ok = await get('/health');
     expect(ok.status).to.equal(200);
-    expect(((await ok.json()) as Health).checks.scheduler).to.include({ status: 'up', workers: 1 });
+    const healthy = (await ok.json()) as Health;
+    expect(healthy.status).to.equal('ok');
+    expect(healthy.checks.scheduler).to.include({ status: 'up', workers: 1 });
     await registry.remove('test-worker');
   });
 
-  it('GET /health is 503 with the database down', async () => {
+  it('GET /readyz is 503 while the schema is behind its migrations', async () => {
+    const behind = await createTestDatabase();
+    await new MigrationService(behind.database).rollback();
+    const other = await startTestServer(behind.database);
+    try {
+      const ready = await other.request('/readyz');
+      expect(ready.status).to.equal(503);
+      const body = (await ready.json()) as {
+        status: string;
+        checks: { database: { status: string }; migrations: { status: string; pending: number } };
+      };
+      expect(body.status).to.equal('not_ready');
+      expect(body.checks.database.status).to.equal('up');
+      expect(body.checks.migrations.status).to.equal('pending');
+      expect(body.checks.migrations.pending).to.be.greaterThan(0);
+      const health = await other.request('/health');
+      expect(health.status).to.equal(503);
+      expect(((await health.json()) as Health).status).to.equal('down');
+      expect((await other.request('/livez')).status).to.equal(200);
+    } finally {
+      await other.close();
+      await behind.drop();
+    }
+  });
+
+  it('GET /health and /readyz are 503 with the database down; /livez stays 200', async () => {
     const port = await freePort();
     const unreachable = Database.fromUrl(`postgres://nobody@127.0.0.1:${port}/nothing`, 2);
     const other = await startTestServer(unreachable);
@@ -111,8 +146,15 @@ describe('HTTP foundation', () => {
       const res = await other.request('/health');
       expect(res.status).to.equal(503);
       const body = (await res.json()) as Health;
+      expect(body.status).to.equal('down');
       expect(body.checks.database.status).to.equal('down');
       expect(body.checks.scheduler.status).to.equal('unknown');
+      const ready = await other.request('/readyz');
+      expect(ready.status).to.equal(503);
+      expect(await ready.json()).to.deep.include({ status: 'not_ready' });
+      const live = await other.request('/livez');
+      expect(live.status).to.equal(200);
+      await live.arrayBuffer();
     } finally {
       await other.close();
       await unreachable.close();

@@ -132,16 +132,16 @@ describe('tenant reports, report schedules and cleanup', function () {
     expect(await k('refresh_tokens').where('tenant_id', t.tenantId)).to.deep.equal([]);
   });
 
-  it('wires the MongoDB job store when AGENDA_BACKEND=mongo (configuration only: no server here)', () => {
+  it('wires the MongoDB job store when AGENDA_BACKEND=mongo (configuration only: no server here)', async () => {
     const config = loadConfig({
       AGENDA_BACKEND: 'mongo',
       MONGODB_URL: 'mongodb://127.0.0.1:27017/infield-jobs',
     });
     const database = Database.fromUrl(db.url, 1);
     try {
-      const backend = createBackend(config, database);
+      const backend = await createBackend(config, database);
       expect(backend.constructor.name).to.equal('MongoBackend');
-      const postgres = createBackend(loadConfig({}), database);
+      const postgres = await createBackend(loadConfig({}), database);
       expect(postgres.constructor.name).to.equal('PostgresBackend');
     } finally {
       void database.close();

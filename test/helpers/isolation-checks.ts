@@ -83,6 +83,11 @@ export async function seedTenantRows(client: pg.Client, slug: string): Promise<S
     ids['exports'],
     ids['forms'],
   ]);
+  await q(
+    `insert into idempotency_keys (tenant_id, id, user_id, key, request_hash, status, expires_at)
+     values ($1, $2, $3, 'k', 'h', 201, now() + interval '1 day')`,
+    [t, ids['idempotency_keys'], ids['users']],
+  );
   return { tenantId: t, ids };
 }
 

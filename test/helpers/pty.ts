@@ -14,14 +14,24 @@ export interface PtyStep {
 /**
  * Runs the CLI inside a pseudo-terminal (util-linux `script`), typing each
  * answer when its prompt appears. Bounded by `timeoutMs` (SIGKILL after).
+ * `\x03` typed there is a terminal's Ctrl-C: SIGINT to the whole foreground group.
  */
 export function runInPty(
   args: string[],
   env: Record<string, string | undefined>,
   steps: PtyStep[],
   timeoutMs = 60_000,
-): Promise<{ code: number | null; output: string; error?: string }> {
-  const command = [process.execPath, BIN, ...args].map(shellQuote).join(' ');
+): Promise<{
+  code: number | null;
+  output: string;
+  error?: string;
+  typedAt: number[];
+  endedAt: number;
+}> {
+  // `script` runs the command through $SHELL -c (dash when SHELL is unset, as on CI). `exec` makes
+  // the CLI the pty's foreground process itself: otherwise a Ctrl-C also kills the waiting dash,
+  // and `script` reports its 130 instead of the CLI's exit code.
+  const command = `exec ${[process.execPath, BIN, ...args].map(shellQuote).join(' ')}`;
   return new Promise((resolve, reject) => {
     const child = spawn('script', ['-qfec', command, '/dev/null'], {
       cwd: REPO_ROOT,
@@ -32,6 +42,7 @@ export function runInPty(
     let consumed = 0;
     let step = 0;
     let failure: string | undefined;
+    const typedAt: number[] = [];
     const advance = (): void => {
       while (step < steps.length) {
         const { prompt, keys } = steps[step]!;
@@ -40,6 +51,7 @@ export function runInPty(
         consumed = at + prompt.length;
         step += 1;
         child.stdin.write(keys);
+        typedAt.push(Date.now());
       }
     };
     child.stdout.on('data', (chunk: Buffer) => {
@@ -60,7 +72,13 @@ export function runInPty(
       if (failure === undefined && step < steps.length) {
         failure = `exited before prompt "${steps[step]!.prompt}"`;
       }
-      resolve({ code, output, ...(failure === undefined ? {} : { error: failure }) });
+      resolve({
+        code,
+        output,
+        typedAt,
+        endedAt: Date.now(),
+        ...(failure === undefined ? {} : { error: failure }),
+      });
     });
   });
 }

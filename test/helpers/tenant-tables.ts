@@ -9,6 +9,7 @@ export const TENANT_TABLES = [
   'form_fields',
   'form_versions',
   'forms',
+  'idempotency_keys',
   'refresh_tokens',
   'role_permissions',
   'roles',

@@ -7,20 +7,27 @@ import pg from 'pg';
 import { Database } from '../../src/db/database.js';
 import { startEmbeddedCluster, type EmbeddedCluster } from '../../src/db/embedded-postgres.js';
 import { createLogger } from '../../src/logger.js';
-import { SchemaService } from '../../src/services/schema-service.js';
+import { MigrationService } from '../../src/services/migration-service.js';
 
 /**
  * One PostgreSQL cluster per test run: the server at DATABASE_URL, or an
  * embedded one started from nothing in a temporary directory. A migrated
  * template database is made once; each test file clones it.
+ *
+ * The global fixture (test/setup/global-fixture.ts) starts it once in mocha's
+ * main process and hands it to the (parallel) worker processes through the
+ * environment; each worker attaches to it and drops only its own databases.
  */
 interface ClusterState {
   adminUrl: string;
   templateName: string;
-  embedded?: EmbeddedCluster;
-  embeddedDir?: string;
+  /** Set in the process that started the cluster: it alone drops the template and stops it. */
+  owner?: { embedded?: EmbeddedCluster; embeddedDir?: string };
   databases: Set<string>;
 }
+
+const SHARED_URL = 'INFIELD_TEST_CLUSTER_URL';
+const SHARED_TEMPLATE = 'INFIELD_TEST_CLUSTER_TEMPLATE';
 
 let state: ClusterState | undefined;
 const runId = `${process.pid}_${randomBytes(3).toString('hex')}`;
@@ -29,15 +36,24 @@ export const testLogger = createLogger(
   (process.env['TEST_LOG_LEVEL'] as 'silent' | undefined) ?? 'silent',
 );
 
+// Ports handed out by this process: a closed port may come back from the next bind to 0,
+// and a test that asks for two (say, embedded PostgreSQL and the API) needs two different ones.
+const handedOut = new Set<number>();
+
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = net.createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as net.AddressInfo;
+        server.close(() => resolve(port));
+      });
     });
-  });
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
 }
 
 export function urlForDatabase(adminUrl: string, database: string): string {
@@ -61,6 +77,7 @@ export function cluster(): ClusterState {
   return state;
 }
 
+/** Starts the run's cluster and template, and publishes them to worker processes. */
 export async function startTestCluster(): Promise<void> {
   const configured = process.env['DATABASE_URL'];
   let adminUrl: string;
@@ -79,26 +96,55 @@ export async function startTestCluster(): Promise<void> {
     adminUrl = embedded.adminUrl;
   }
   const templateName = `infield_test_${runId}_tpl`;
-  state = { adminUrl, templateName, databases: new Set(), embedded, embeddedDir };
+  state = { adminUrl, templateName, databases: new Set(), owner: { embedded, embeddedDir } };
   await adminQuery(`create database ${templateName}`);
   state.databases.add(templateName);
   const database = Database.fromUrl(urlForDatabase(adminUrl, templateName), 2);
   try {
-    await new SchemaService(database).migrate();
+    await new MigrationService(database).migrate();
   } finally {
     await database.close();
   }
+  process.env[SHARED_URL] = adminUrl;
+  process.env[SHARED_TEMPLATE] = templateName;
 }
 
+/** In a worker: uses the cluster the global fixture started (no-op where it runs itself). */
+export function attachTestCluster(): void {
+  if (state !== undefined) return;
+  const adminUrl = process.env[SHARED_URL];
+  const templateName = process.env[SHARED_TEMPLATE];
+  if (adminUrl === undefined || templateName === undefined) {
+    throw new Error(
+      'test cluster not started (global fixture test/setup/global-fixture.ts missing?)',
+    );
+  }
+  state = { adminUrl, templateName, databases: new Set() };
+}
+
+/** Drops the databases this process made and left; the owner also drops the template and stops. */
 export async function stopTestCluster(): Promise<void> {
   if (state === undefined) return;
-  const { databases, embedded, embeddedDir } = state;
+  const { databases, owner } = state;
   for (const name of databases) {
+    if (owner === undefined && name === state.templateName) continue;
     await adminQuery(`drop database if exists ${name} with (force)`).catch(() => undefined);
   }
-  await embedded?.stop();
-  if (embeddedDir !== undefined) await fs.rm(embeddedDir, { recursive: true, force: true });
+  databases.clear();
+  if (owner === undefined) return;
+  await owner.embedded?.stop();
+  if (owner.embeddedDir !== undefined) {
+    await fs.rm(owner.embeddedDir, { recursive: true, force: true });
+  }
+  delete process.env[SHARED_URL];
+  delete process.env[SHARED_TEMPLATE];
   state = undefined;
+}
+
+/** At the end of a test file (a root afterAll): drops the databases it left behind. */
+export async function releaseTestCluster(): Promise<void> {
+  if (state === undefined || state.owner !== undefined) return;
+  await stopTestCluster();
 }
 
 let counter = 0;

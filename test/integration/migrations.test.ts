@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { migrateLatest, migrationStatus } from '../../src/db/migrator.js';
-import { SchemaService } from '../../src/services/schema-service.js';
+import { MigrationService } from '../../src/services/migration-service.js';
 import { hasStackTrace, REPO_ROOT, runCli } from '../helpers/cli.js';
 import { TENANT_TABLES } from '../helpers/tenant-tables.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-cluster.js';
@@ -27,7 +27,7 @@ describe('migrations', () => {
   afterEach(() => db.drop());
 
   it('go up, down and up again', async () => {
-    const schema = new SchemaService(db.database);
+    const schema = new MigrationService(db.database);
     expect((await schema.status()).pending).to.have.length.greaterThan(0);
     const up = await schema.migrate();
     expect(up.applied).to.include('20261129000000_initial_schema');

@@ -1,4 +1,4 @@
-import { startTestCluster, stopTestCluster } from '../helpers/test-cluster.js';
+import { attachTestCluster, releaseTestCluster } from '../helpers/test-cluster.js';
 
 // Resources open before any test ran; anything beyond them at the end leaked.
 let baseline: Map<string, number>;
@@ -11,14 +11,13 @@ const countResources = (): Map<string, number> => {
 };
 
 export const mochaHooks = {
-  async beforeAll(this: Mocha.Context): Promise<void> {
-    this.timeout(120_000);
+  beforeAll(): void {
     baseline = countResources();
-    await startTestCluster();
+    attachTestCluster();
   },
   async afterAll(this: Mocha.Context): Promise<void> {
     this.timeout(60_000);
-    await stopTestCluster();
+    await releaseTestCluster();
     const leaks = (): string[] => {
       const found: string[] = [];
       for (const [type, count] of countResources()) {

@@ -98,6 +98,29 @@ describe('configuration', () => {
     ]);
   });
 
+  it('serves no metrics unless METRICS_TOKEN is set, and refuses a short one', () => {
+    expect(loadConfig({}, '/srv').metricsToken).to.equal(undefined);
+    expect(loadConfig({ METRICS_TOKEN: 'm'.repeat(16) }, '/srv').metricsToken).to.equal(
+      'm'.repeat(16),
+    );
+    expect(failure({ METRICS_TOKEN: 'short' }).errors).to.deep.equal([
+      { path: 'METRICS_TOKEN', message: 'must be at least 16 characters' },
+    ]);
+  });
+
+  it('takes a Redis key prefix (default "infield") and refuses one that could break key names', () => {
+    expect(loadConfig({}, '/srv').redisKeyPrefix).to.equal('infield');
+    expect(loadConfig({ REDIS_KEY_PREFIX: 'acme-prod:eu1' }, '/srv').redisKeyPrefix).to.equal(
+      'acme-prod:eu1',
+    );
+    for (const bad of ['with space', '*', ':leading', 'x'.repeat(65)]) {
+      expect(
+        failure({ REDIS_KEY_PREFIX: bad }).errors.map((e) => e.path),
+        bad,
+      ).to.deep.equal(['REDIS_KEY_PREFIX']);
+    }
+  });
+
   it('treats blank values as unset', () => {
     expect(loadConfig({ DATABASE_URL: '  ', PORT: '' }, '/srv').port).to.equal(8000);
   });

@@ -1,15 +1,15 @@
 import { expect } from 'chai';
 import { AppError, type FieldError } from '../../src/errors.js';
-import {
-  isFieldShown,
-  mapSchema,
-  type DerivedField,
-  type FieldCondition,
-  type MappedSchema,
-} from '../../src/services/forms/schema-mapper.js';
+import { mapSchema } from '../../src/services/forms/json-schema/map-schema.js';
+import type {
+  DerivedField,
+  FieldCondition,
+  MappedSchema,
+} from '../../src/services/forms/json-schema/types.js';
 
 const DRAFT_07 = 'http://json-schema.org/draft-07/schema#';
 const DRAFT_2020 = 'https://json-schema.org/draft/2020-12/schema';
+const DRAFT_2019 = 'https://json-schema.org/draft/2019-09/schema';
 const DRAFTS = [
   { name: '2020-12', $schema: DRAFT_2020 },
   { name: 'draft-07', $schema: DRAFT_07 },
@@ -102,7 +102,7 @@ describe('schema mapper: field types', () => {
     expect(mapped.fields.map((f) => f.position)).to.deep.equal(mapped.fields.map((_, i) => i));
     expect(mapped.fields.every((f) => f.step === null && f.condition === null)).to.equal(true);
     expect(mapped.steps).to.deep.equal([]);
-    expect(mapped.draft).to.equal('2020-12');
+    expect(mapped.draft).to.equal('draft-07');
   });
 });
 
@@ -135,12 +135,14 @@ describe('schema mapper: field details', () => {
       help: 'As on your ID',
       type: 'text',
       required: true,
+      required_when: null,
       default: 'Ann',
       options: null,
       validation: { minLength: 2, maxLength: 80, pattern: '^[A-Z]' },
       position: 0,
       step: null,
       condition: null,
+      schema_pointer: '/properties/name',
     });
     expect(fieldOf(mapped, 'age').validation).to.deep.equal({
       minimum: 0,
@@ -204,7 +206,7 @@ describe('schema mapper: field details', () => {
         { value: 'mon', label: 'Monday' },
         { value: 'tue', label: 'Tuesday' },
       ],
-      validation: { minItems: 1, maxItems: 2 },
+      validation: { minItems: 1, maxItems: 2, uniqueItems: true },
     });
   });
 
@@ -224,7 +226,7 @@ describe('schema mapper: field details', () => {
     expect(fieldOf(mapped, 'many').validation).to.deep.equal({
       accept: ['image/*', 'application/pdf'],
     });
-    expect(fieldOf(mapped, 'any').validation).to.equal(null);
+    expect(fieldOf(mapped, 'any').validation).to.deep.equal({ format: 'binary' });
   });
 
   it('maps [type, "null"] as the type, ignores x- vendor keywords and accepts JSON text', () => {
@@ -281,7 +283,7 @@ describe('schema mapper: $ref', () => {
     expect(fieldOf(mapped, 'city').path).to.equal('/site/city');
   });
 
-  it('refuses remote, file, $id-based and anchor references without fetching', () => {
+  it('refuses remote, file and unknown anchor references without fetching', () => {
     const errors = refusal({
       $id: 'https://forms.example.test/intake.json',
       ...form({
@@ -299,14 +301,12 @@ describe('schema mapper: $ref', () => {
     });
     expect(pathsOf(errors)).to.include.members([
       '/properties/file/$ref',
-      '/properties/byId/$ref',
       '/properties/anchor/$ref',
     ]);
+    // Through the root's own $id, a reference stays inside the document.
+    expect(pathsOf(errors)).not.to.include('/properties/byId/$ref');
     expect(errors.find((e) => e.path === '/properties/file/$ref')?.message).to.match(
       /^is a file reference/,
-    );
-    expect(errors.find((e) => e.path === '/properties/byId/$ref')?.message).to.match(
-      /through \$id/,
     );
   });
 
@@ -314,11 +314,11 @@ describe('schema mapper: $ref', () => {
     const errors = refusal({
       ...form({
         missing: { $ref: '#/$defs/nope' },
-        data: { $ref: '#/x-data' },
+        data: { $ref: '#/required' },
         loop: { $ref: '#/$defs/a' },
         self: { allOf: [{ $ref: '#/properties/self' }] },
       }),
-      'x-data': { type: 'string' },
+      required: ['missing'],
       $defs: { a: { $ref: '#/$defs/b' }, b: { $ref: '#/$defs/a' } },
     });
     expect(errors).to.deep.include({
@@ -368,38 +368,77 @@ describe('schema mapper: steps', () => {
     ]);
   });
 
-  it('refuses mixing steps and plain fields', () => {
-    const errors = refusal(
-      form({ site: form({ a: { type: 'string' } }), note: { type: 'string' } }),
+  it('reads a mix of objects and fields as one page, with groups at any depth', () => {
+    const mapped = mapSchema(
+      form({
+        name: { type: 'string' },
+        address: form(
+          {
+            city: { type: 'string' },
+            geo: form({ lat: { type: 'number' } }, { required: ['lat'] }),
+          },
+          { required: ['city'] },
+        ),
+      }),
     );
-    expect(pathsOf(errors)).to.deep.equal(['/properties']);
-    expect(errors[0]?.message).to.match(/either every root property is an object/);
+    expect(mapped.steps).to.deep.equal([]);
+    expect(mapped.fields.map((f) => [f.path, f.type, f.required, f.step])).to.deep.equal([
+      ['/name', 'text', false, null],
+      ['/address/city', 'text', true, null],
+      ['/address/geo/lat', 'number', true, null],
+    ]);
+    const address = mapped.tree[1]!;
+    expect(address).to.include({ type: 'group', path: '/address' });
+    expect(address.children?.[1]?.children?.[0]).to.include({ path: '/address/geo/lat' });
   });
 
-  it('refuses objects nested deeper than a step', () => {
-    const errors = refusal(form({ site: form({ geo: form({ lat: { type: 'number' } }) }) }));
-    expect(errors).to.deep.equal([
-      {
-        path: '/properties/site/properties/geo',
-        message: 'is an object nested deeper than a step, which cannot be mapped',
-      },
+  it('takes steps from x-infield-steps, unlisted fields going to the last step', () => {
+    const mapped = mapSchema(
+      form(
+        { a: { type: 'string' }, b: { type: 'string' }, c: { type: 'string' } },
+        {
+          'x-infield-steps': [
+            { key: 'one', title: 'One', fields: ['a'] },
+            { key: 'two', fields: ['b'] },
+          ],
+        },
+      ),
+    );
+    expect(mapped.steps).to.deep.equal([
+      { key: 'one', title: 'One', description: null },
+      { key: 'two', title: 'two', description: null },
+    ]);
+    expect(mapped.fields.map((f) => [f.path, f.step])).to.deep.equal([
+      ['/a', 'one'],
+      ['/b', 'two'],
+      ['/c', 'two'],
+    ]);
+    expect(
+      refusal(
+        form({ a: { type: 'string' } }, { 'x-infield-steps': [{ key: 's', fields: ['z'] }] }),
+      ),
+    ).to.deep.equal([
+      { path: '/x-infield-steps/0/fields/0', message: 'names "z", not a property of the form' },
     ]);
   });
 
-  it('refuses conditions at the root of a multi-step form', () => {
-    const errors = refusal({
+  it('keeps root conditions of a multi-step form as hints', () => {
+    const mapped = mapSchema({
+      $schema: DRAFT_2020,
       ...form({ a: form({ x: { type: 'string' } }), b: form({ y: { type: 'string' } }) }),
       dependentRequired: { a: ['b'] },
     });
-    expect(errors).to.deep.include({
-      path: '/dependentRequired',
-      message: 'a multi-step form declares its conditions inside the steps',
+    expect(mapped.draft).to.equal('2020-12');
+    expect(mapped.steps.map((s) => s.key)).to.deep.equal(['a', 'b']);
+    expect(mapped.tree[1]).to.deep.include({
+      required_when: { field: '/a', op: 'present' },
+      step: 'b',
     });
   });
 });
 
 describe('schema mapper: conditions', () => {
-  for (const { name, $schema } of DRAFTS) {
+  for (const { name, $schema } of [...DRAFTS, { name: '2019-09', $schema: DRAFT_2019 }]) {
     describe(`in ${name}`, () => {
       it('reads if/then/else at the root', () => {
         const mapped = mapSchema({
@@ -417,11 +456,20 @@ describe('schema mapper: conditions', () => {
         expect(mapped.draft).to.equal(name);
         expect(fieldOf(mapped, 'kind')).to.include({ required: true, condition: null });
         const work = { field: '/kind', op: 'equals', value: 'work' };
-        expect(fieldOf(mapped, 'company')).to.deep.include({ required: true, condition: work });
-        // Declared unconditionally, but only `then` requires it: shown (and required) then.
-        expect(fieldOf(mapped, 'extra')).to.deep.include({ required: true, condition: work });
+        expect(fieldOf(mapped, 'company')).to.deep.include({
+          required: false,
+          required_when: work,
+          condition: work,
+        });
+        // Declared unconditionally: always shown, required only when `then` applies.
+        expect(fieldOf(mapped, 'extra')).to.deep.include({
+          required: false,
+          required_when: work,
+          condition: null,
+        });
         expect(fieldOf(mapped, 'hobby')).to.deep.include({
           required: false,
+          required_when: null,
           condition: { field: '/kind', op: 'not_equals', value: 'work' },
         });
         expect(mapped.fields.map((f) => f.key)).to.deep.equal([
@@ -430,6 +478,32 @@ describe('schema mapper: conditions', () => {
           'company',
           'hobby',
         ]);
+      });
+
+      it('reads an if without required as JSON Schema does: absent passes the test', () => {
+        const mapped = mapSchema({
+          $schema,
+          ...form(
+            { kind: { type: 'string' } },
+            {
+              if: { properties: { kind: { const: 'work' } } },
+              then: { properties: { company: { type: 'string' } } },
+              else: { properties: { hobby: { type: 'string' } } },
+            },
+          ),
+        });
+        expect(conditionOf(mapped, 'company')).to.deep.equal({
+          any: [
+            { field: '/kind', op: 'absent' },
+            { field: '/kind', op: 'equals', value: 'work' },
+          ],
+        });
+        expect(conditionOf(mapped, 'hobby')).to.deep.equal({
+          all: [
+            { field: '/kind', op: 'present' },
+            { field: '/kind', op: 'not_equals', value: 'work' },
+          ],
+        });
       });
 
       it('reads if/then/else with an enum inside a step', () => {
@@ -446,19 +520,16 @@ describe('schema mapper: conditions', () => {
             ),
           }),
         });
+        const inAB = { field: '/site/kind', op: 'in', value: ['a', 'b'] };
         expect(fieldOf(mapped, 'why')).to.deep.include({
           path: '/site/why',
-          required: true,
-          condition: { field: '/site/kind', op: 'in', value: ['a', 'b'] },
+          required_when: inAB,
+          condition: inAB,
         });
-        expect(conditionOf(mapped, 'other')).to.deep.equal({
-          field: '/site/kind',
-          op: 'not_in',
-          value: ['a', 'b'],
-        });
+        expect(conditionOf(mapped, 'other')).to.deep.equal({ ...inAB, op: 'not_in' });
       });
 
-      it('reads several if/then inside allOf', () => {
+      it('reads several if/then inside allOf, and any other if as a schema to match', () => {
         const mapped = mapSchema({
           $schema,
           ...form(
@@ -473,23 +544,50 @@ describe('schema mapper: conditions', () => {
                   if: { properties: { pet: { const: 'dog' } }, required: ['pet'] },
                   then: { properties: { breed: { type: 'string' } } },
                 },
+                { if: { minProperties: 3 }, then: { properties: { more: { type: 'string' } } } },
                 { properties: { name: { type: 'string' } }, required: ['name'] },
               ],
             },
           ),
         });
         expect(fieldOf(mapped, 'lives')).to.deep.include({
-          required: true,
+          required_when: { field: '/pet', op: 'equals', value: 'cat' },
           condition: { field: '/pet', op: 'equals', value: 'cat' },
         });
         expect(fieldOf(mapped, 'breed')).to.deep.include({
-          required: false,
+          required_when: null,
           condition: { field: '/pet', op: 'equals', value: 'dog' },
         });
+        expect(conditionOf(mapped, 'more')).to.deep.equal({ matches: '/allOf/2/if' });
         expect(fieldOf(mapped, 'name')).to.include({ required: true, condition: null });
       });
 
-      it('reads dependentRequired and dependentSchemas', () => {
+      it('reads dependencies: "b required when a is present", never "b shown only then"', () => {
+        const mapped = mapSchema({
+          $schema,
+          ...form(
+            { card: { type: 'string' }, billing: { type: 'string' }, ship: { type: 'boolean' } },
+            {
+              dependencies: {
+                card: ['billing'],
+                ship: { properties: { address: { type: 'string' } }, required: ['address'] },
+              },
+            },
+          ),
+        });
+        const card = { field: '/card', op: 'present' };
+        expect(fieldOf(mapped, 'billing')).to.deep.include({
+          required: false,
+          required_when: card,
+          condition: null,
+        });
+        expect(fieldOf(mapped, 'address')).to.deep.include({
+          required_when: { field: '/ship', op: 'present' },
+          condition: { field: '/ship', op: 'present' },
+        });
+      });
+
+      it('reads dependentRequired and dependentSchemas where the draft has them', () => {
         const mapped = mapSchema({
           $schema,
           ...form(
@@ -505,42 +603,24 @@ describe('schema mapper: conditions', () => {
             },
           ),
         });
+        if (name === 'draft-07') {
+          // draft-07 has no such keywords: Ajv ignores them, and so do the hints.
+          expect(fieldOf(mapped, 'billing').required_when).to.equal(null);
+          expect(mapped.fields.map((f) => f.key)).to.not.include('noteDate');
+          return;
+        }
         expect(fieldOf(mapped, 'billing')).to.deep.include({
-          required: true,
-          condition: { field: '/card', op: 'present' },
+          required_when: { field: '/card', op: 'present' },
         });
         expect(fieldOf(mapped, 'noteDate')).to.deep.include({
           type: 'date',
-          required: true,
+          required_when: { field: '/note', op: 'present' },
           condition: { field: '/note', op: 'present' },
         });
         expect(conditionOf(mapped, 'card')).to.equal(null);
       });
     });
   }
-
-  it('reads draft-07 dependencies with a list and with a schema', () => {
-    const mapped = mapSchema({
-      $schema: DRAFT_07,
-      ...form(
-        { card: { type: 'string' }, billing: { type: 'string' }, ship: { type: 'boolean' } },
-        {
-          dependencies: {
-            card: ['billing'],
-            ship: { properties: { address: { type: 'string' } }, required: ['address'] },
-          },
-        },
-      ),
-    });
-    expect(fieldOf(mapped, 'billing')).to.deep.include({
-      required: true,
-      condition: { field: '/card', op: 'present' },
-    });
-    expect(fieldOf(mapped, 'address')).to.deep.include({
-      required: true,
-      condition: { field: '/ship', op: 'present' },
-    });
-  });
 
   it('leaves a field required by the object unconditional', () => {
     const mapped = mapSchema(
@@ -549,194 +629,252 @@ describe('schema mapper: conditions', () => {
         { required: ['b'], dependentRequired: { a: ['b'] } },
       ),
     );
-    expect(fieldOf(mapped, 'b')).to.include({ required: true, condition: null });
+    expect(fieldOf(mapped, 'b')).to.include({
+      required: true,
+      condition: null,
+      required_when: null,
+    });
   });
 
-  it('refuses conditions it cannot represent', () => {
-    const errors = refusal(
+  it('shows a field declared in two branches under either condition', () => {
+    const mapped = mapSchema(
       form(
-        { kind: { type: 'string' }, other: { type: 'string' } },
+        { kind: { type: 'string' } },
         {
           allOf: [
-            {
-              if: { properties: { kind: { minLength: 3 } } },
-              then: { properties: { a: { type: 'string' } } },
-            },
             {
               if: { properties: { kind: { const: 'x' } }, required: ['kind'] },
               then: {
                 properties: { b: { type: 'string' } },
                 if: { properties: { kind: { const: 'y' } }, required: ['kind'] },
-                minProperties: 1,
+                then: { properties: { c: { type: 'string' } } },
               },
               else: { properties: { b: { type: 'string' } } },
-            },
-            {
-              if: { properties: { ghost: { const: 1 } }, required: ['ghost'] },
-              then: { required: ['other'] },
             },
           ],
         },
       ),
     );
-    expect(pathsOf(errors)).to.include.members([
-      '/allOf/0/if',
-      '/allOf/1/then/if',
-      '/allOf/1/then/minProperties',
-      '/allOf/1/else/properties/b',
-      '/allOf/2/if',
-    ]);
-    expect(errors.find((e) => e.path === '/allOf/1/then/if')?.message).to.equal(
-      'nested conditions cannot be mapped',
-    );
-    expect(errors.find((e) => e.path === '/allOf/1/else/properties/b')?.message).to.match(
-      /more than one condition/,
-    );
-    expect(errors.find((e) => e.path === '/allOf/2/if')?.message).to.equal(
-      'tests "ghost", which is not a property of this object',
-    );
+    expect(conditionOf(mapped, 'b')).to.deep.equal({
+      any: [
+        { field: '/kind', op: 'equals', value: 'x' },
+        { field: '/kind', op: 'not_equals', value: 'x' },
+      ],
+    });
+    expect(conditionOf(mapped, 'c')).to.deep.equal({
+      all: [
+        { field: '/kind', op: 'equals', value: 'x' },
+        { field: '/kind', op: 'equals', value: 'y' },
+      ],
+    });
   });
 
-  it('refuses additionalProperties: false that would reject conditional answers', () => {
-    const errors = refusal(
+  it('reads oneOf of object schemas on the form as branches to match', () => {
+    const mapped = mapSchema(
       form(
-        { a: { type: 'string' } },
+        { pets: { enum: ['no', 'yes'] } },
         {
-          additionalProperties: false,
-          dependentSchemas: { a: { properties: { b: { type: 'string' } } } },
+          oneOf: [
+            { properties: { pets: { const: 'no' } } },
+            {
+              properties: { pets: { const: 'yes' }, how_many: { type: 'integer' } },
+              required: ['how_many'],
+            },
+          ],
         },
       ),
     );
-    expect(pathsOf(errors)).to.deep.equal(['/additionalProperties']);
-    expect(errors[0]?.message).to.match(/"b"/);
+    expect(fieldOf(mapped, 'how_many')).to.deep.include({
+      condition: { matches: '/oneOf/1' },
+      required_when: { matches: '/oneOf/1' },
+    });
+  });
+});
+
+describe('schema mapper: every shape imports', () => {
+  it('maps lists of rows, alternatives, maps, choices of any value and JSON', () => {
+    const mapped = mapSchema({
+      $schema: DRAFT_07,
+      ...form({
+        lines: {
+          type: 'array',
+          minItems: 1,
+          items: form({ sku: { type: 'string' }, qty: { type: 'integer' } }, { required: ['sku'] }),
+        },
+        names: { type: 'array', items: { type: 'string' } },
+        pair: { type: 'array', items: [{ type: 'string' }], additionalItems: false },
+        payment: {
+          oneOf: [
+            { title: 'Card', type: 'object', properties: { number: { type: 'string' } } },
+            { title: 'Bank', type: 'object', properties: { iban: { type: 'string' } } },
+          ],
+        },
+        scores: { type: 'object', additionalProperties: { type: 'number' } },
+        tagged: { type: 'object', patternProperties: { '^x-': { type: 'string' } } },
+        size: { enum: [{ w: 1 }, { w: 2 }, null] },
+        either: { anyOf: [{ type: 'string' }, { type: 'number' }] },
+        multi: { type: ['string', 'number'] },
+        nothing: { type: 'null' },
+        photo: { type: 'string', format: 'data-url' },
+        never: { type: 'string', not: { const: 'x' } },
+        odd: { type: 'string', nullable: true, discriminator: { propertyName: 'x' } },
+        loose: { type: 'array', items: { enum: ['a', 'b'] } },
+      }),
+    });
+    const types = Object.fromEntries(mapped.fields.map((f) => [f.key, f.type]));
+    expect(types).to.deep.equal({
+      lines: 'repeat',
+      names: 'repeat',
+      pair: 'json',
+      payment: 'alternatives',
+      scores: 'map',
+      tagged: 'map',
+      size: 'select',
+      either: 'json',
+      multi: 'json',
+      nothing: 'json',
+      photo: 'text',
+      never: 'text',
+      odd: 'text',
+      loose: 'multiselect',
+    });
+    const lines = mapped.tree[0]!;
+    expect(lines.validation).to.deep.equal({ minItems: 1 });
+    expect(lines.item?.type).to.equal('group');
+    expect(lines.item?.children?.map((c) => [c.path, c.type, c.required])).to.deep.equal([
+      ['/sku', 'text', true],
+      ['/qty', 'number', false],
+    ]);
+    expect(mapped.tree[1]?.item).to.include({ type: 'text', path: '' });
+    const payment = mapped.tree[3]!;
+    expect(payment.alternatives?.map((a) => [a.title, a.fields.map((f) => f.path)])).to.deep.equal([
+      ['Card', ['/payment/number']],
+      ['Bank', ['/payment/iban']],
+    ]);
+    expect(fieldOf(mapped, 'size').options).to.deep.equal([
+      { value: { w: 1 }, label: '{"w":1}' },
+      { value: { w: 2 }, label: '{"w":2}' },
+    ]);
+    expect(fieldOf(mapped, 'photo').validation).to.deep.equal({ format: 'data-url' });
   });
 
-  it('refuses a field required by the object but declared only in a branch', () => {
-    const errors = refusal(
-      form(
-        { a: { type: 'string' } },
-        { required: ['b'], dependentSchemas: { a: { properties: { b: { type: 'string' } } } } },
+  it('bounds recursive references: the repeated schema becomes a JSON field', () => {
+    const mapped = mapSchema({
+      definitions: {
+        person: form({
+          name: { type: 'string' },
+          children: { type: 'array', items: { $ref: '#/definitions/person' } },
+        }),
+      },
+      ...form({ root: { $ref: '#/definitions/person' } }),
+    });
+    const root = mapped.tree[0]!;
+    expect(root.type).to.equal('group');
+    const children = root.children?.[1];
+    expect(children).to.include({ type: 'repeat', path: '/root/children' });
+    expect(children?.item).to.include({ type: 'json' });
+  });
+
+  it('resolves embedded $id resources and anchors, never fetching', () => {
+    const mapped = mapSchema({
+      $id: 'https://forms.example.test/root.json',
+      definitions: {
+        address: { $id: 'address.json', type: 'object', properties: { city: { type: 'string' } } },
+        zip: { $id: '#zip', type: 'string', pattern: '^[0-9]{5}$' },
+      },
+      'x-shared': { type: 'string', format: 'email' },
+      ...form({
+        home: { $ref: 'address.json' },
+        code: { $ref: '#zip' },
+        // Ajv follows a pointer anywhere in the document, under an unknown keyword too.
+        contact: { $ref: '#/x-shared' },
+      }),
+    });
+    expect(mapped.fields.map((f) => [f.path, f.type])).to.deep.equal([
+      ['/home/city', 'text'],
+      ['/code', 'text'],
+      ['/contact', 'email'],
+    ]);
+  });
+
+  it('reads draft-04 as draft-04: boolean exclusiveMaximum, id, no if/then', () => {
+    const mapped = mapSchema({
+      $schema: 'http://json-schema.org/draft-04/schema#',
+      id: 'http://forms.example.test/person.json',
+      ...form(
+        {
+          age: { type: 'integer', maximum: 150, exclusiveMaximum: true },
+          kind: { type: 'string' },
+        },
+        {
+          if: { properties: { kind: { const: 'x' } } },
+          then: { properties: { z: { type: 'string' } } },
+        },
       ),
-    );
-    expect(pathsOf(errors)).to.deep.equal(['/dependentSchemas/a/properties/b']);
+    });
+    expect(mapped.draft).to.equal('draft-04');
+    expect(fieldOf(mapped, 'age').validation).to.deep.equal({
+      maximum: 150,
+      exclusiveMaximum: true,
+    });
+    expect(mapped.fields.map((f) => f.key)).to.deep.equal(['age', 'kind']);
+  });
+
+  it('maps a form whose root is not an object as one answer holding the data', () => {
+    const mapped = mapSchema({ type: 'object', additionalProperties: { type: 'string' } });
+    expect(mapped.fields).to.have.length(1);
+    expect(mapped.fields[0]).to.include({ key: 'data', path: '', type: 'map' });
+    expect(mapSchema({ type: 'object' }).fields[0]).to.include({ path: '', type: 'json' });
   });
 });
 
 describe('schema mapper: refusals', () => {
   it('lists every problem at once, each at its JSON pointer', () => {
     const errors = refusal(
-      form(
-        {
-          rows: { type: 'array', items: { type: 'object', properties: { x: { type: 'string' } } } },
-          never: { type: 'string', not: { const: 'x' } },
-          odd: { type: 'string', nullable: true },
-          zip: { type: 'string', format: 'zip-code' },
-          slow: { type: 'string', pattern: '(a)\\1' },
-          look: { type: 'string', pattern: '^(?=a)' },
-          either: { anyOf: [{ type: 'string' }, { type: 'number' }] },
-          multi: { type: ['string', 'number'] },
-          neg: { type: 'string', minLength: -1 },
-          loose: { type: 'array', items: { enum: ['a'] } },
-          widget: { type: 'number', 'x-infield-widget': 'phone' },
-        },
-        { required: ['nope'], patternProperties: { '^x': { type: 'string' } } },
-      ),
+      form({
+        slow: { type: 'string', pattern: '(a)\\1' },
+        look: { type: 'string', pattern: '^(?=a)' },
+        neg: { type: 'string', minLength: -1 },
+        widget: { type: 'number', 'x-infield-widget': 'phone' },
+        remote: { $ref: 'https://evil.example.test/s.json' },
+      }),
     );
-    expect(errors).to.deep.include.members([
-      {
-        path: '/properties/rows/items',
-        message: 'is an object: arrays of objects cannot be mapped',
-      },
-      { path: '/patternProperties', message: 'cannot be mapped' },
-      { path: '/properties/never/not', message: '"not" cannot be mapped' },
-      {
-        path: '/properties/odd/nullable',
-        message: 'is not a known JSON Schema keyword (vendor keywords must start with "x-")',
-      },
-      { path: '/properties/neg/minLength', message: 'must be >= 0' },
-      {
-        path: '/properties/multi/type',
-        message: 'lists several types; only [type, "null"] can be mapped',
-      },
-      {
-        path: '/properties/widget/x-infield-widget',
-        message: 'does not apply to a number field',
-      },
-      { path: '/required/0', message: 'names "nope", which is not a property of this object' },
-    ]);
     expect(pathsOf(errors)).to.include.members([
-      '/properties/zip/format',
       '/properties/slow/pattern',
       '/properties/look/pattern',
-      '/properties/either/anyOf/0',
-      '/properties/loose',
+      '/properties/remote/$ref',
     ]);
-    expect(errors.find((e) => e.path === '/properties/zip/format')?.message).to.match(
-      /not a supported format/,
-    );
     expect(errors.find((e) => e.path === '/properties/look/pattern')?.message).to.match(/RE2/);
-  });
-
-  it('refuses draft-07 tuples and patternProperties in a step', () => {
-    const errors = refusal({
-      $schema: DRAFT_07,
-      ...form({
-        site: form(
-          {
-            pair: { type: 'array', items: [{ type: 'string' }], additionalItems: false },
-            open: { type: 'string' },
-          },
-          {
-            patternProperties: { '^x-': { type: 'string' } },
-            additionalProperties: { type: 'string' },
-          },
-        ),
+    // Only once the document is safe is it checked against its meta-schema and mapped.
+    const broken = refusal(
+      form({
+        neg: { type: 'string', minLength: -1 },
+        widget: { type: 'number', 'x-infield-widget': 'phone' },
       }),
-    });
-    expect(errors).to.deep.include.members([
-      {
-        path: '/properties/site/properties/pair/additionalItems',
-        message: 'is a tuple, which cannot be mapped',
-      },
-      {
-        path: '/properties/site/properties/pair/items',
-        message: 'is a tuple, which cannot be mapped',
-      },
-      { path: '/properties/site/patternProperties', message: 'cannot be mapped' },
-      {
-        path: '/properties/site/additionalProperties',
-        message: 'cannot be mapped when given as a schema (only true or false can)',
-      },
-    ]);
-  });
-
-  it('refuses keywords of the other draft, embedded $id and anchors', () => {
-    const errors = refusal({
-      $schema: DRAFT_07,
-      ...form({ a: { type: 'string', $id: 'https://x.test/a', $anchor: 'a' } }),
-      prefixItems: [],
-    });
-    expect(errors).to.deep.include.members([
-      { path: '/prefixItems', message: 'is not a draft-07 keyword' },
-      {
-        path: '/properties/a/$id',
-        message: 'is not supported below the root: embedded schema resources cannot be imported',
-      },
-    ]);
-    expect(pathsOf(errors)).to.include('/properties/a/$anchor');
-  });
-
-  it('refuses roots that are not object forms and unknown drafts', () => {
-    expect(refusal([])).to.deep.equal([{ path: '/', message: 'must be a JSON Schema object' }]);
-    expect(refusal({ type: 'string' })).to.deep.equal([
-      { path: '/type', message: 'the form must be "type": "object"' },
-    ]);
-    expect(pathsOf(refusal({ type: 'object', properties: {} }))).to.deep.equal(['/']);
+    );
+    expect(broken).to.deep.equal([{ path: '/properties/neg/minLength', message: 'must be >= 0' }]);
     expect(
-      refusal({ $schema: 'http://json-schema.org/draft-04/schema#', ...form({}) }),
+      refusal(form({ widget: { type: 'number', 'x-infield-widget': 'phone' } })),
     ).to.deep.equal([
-      { path: '/$schema', message: 'must name draft 2020-12 or draft-07 (or be left out)' },
+      { path: '/properties/widget/x-infield-widget', message: 'does not apply to a number field' },
     ]);
+  });
+
+  it('refuses what is not a JSON Schema, unknown drafts and broken JSON', () => {
+    expect(refusal([])).to.deep.equal([{ path: '/', message: 'must be a JSON Schema object' }]);
+    expect(pathsOf(refusal({ type: 'object', properties: 5 }))).to.deep.equal(['/properties']);
+    expect(
+      refusal({ $schema: 'http://json-schema.org/draft-03/schema#', ...form({}) }),
+    ).to.deep.equal([
+      {
+        path: '/$schema',
+        message: 'must name draft-04, draft-06, draft-07, 2019-09 or 2020-12, or be left out',
+      },
+    ]);
+    // Not valid for its draft: Ajv's own words, at the pointer.
+    expect(refusal(form({ a: { type: 'string', id: 'a' } }))[0]?.message).to.match(
+      /cannot be compiled: NOT SUPPORTED: keyword "id"/,
+    );
     expect(refusal('{"type": "object",')).to.deep.equal([
       { path: '/', message: 'is not valid JSON' },
     ]);
@@ -817,65 +955,39 @@ describe('schema mapper: hostile documents', () => {
     expect(errors[0]?.message).to.match(/one regular expression too many/);
   });
 
+  it('bounds hints when branches multiply: an if/else chain over 18 definitions imports', () => {
+    // Each level applies the next definition under `then` and under `else`: 2^18 paths.
+    const definitions: Record<string, unknown> = {};
+    for (let k = 0; k < 18; k++) {
+      const next = k < 17 ? { $ref: `#/definitions/d${k + 1}` } : form({ z: { type: 'string' } });
+      definitions[`d${k}`] = {
+        allOf: [{ if: { properties: { [`k${k}`]: { const: k } } }, then: next, else: next }],
+      };
+    }
+    const mapped = mapSchema({
+      ...form({ a: { type: 'string' } }),
+      definitions,
+      allOf: [{ $ref: '#/definitions/d0' }],
+    });
+    expect(mapped.fields.map((f) => f.key)).to.deep.equal(['a', 'z']);
+    expect(JSON.stringify(fieldOf(mapped, 'z').condition ?? null).length).to.be.below(2_100);
+  });
+
+  it('refuses a reference tree that expands past 500 fields, without expanding it all', () => {
+    const definitions: Record<string, unknown> = { d20: { type: 'string' } };
+    for (let k = 0; k < 20; k++) {
+      const next = { $ref: `#/definitions/d${k + 1}` };
+      definitions[`d${k}`] = form({ x: next, y: next });
+    }
+    expect(refusal({ ...form({ r: { $ref: '#/definitions/d0' } }), definitions })).to.deep.equal([
+      { path: '/', message: 'declares more than 500 fields' },
+    ]);
+  });
+
   it('refuses long chains of in-place schemas', () => {
     const $defs: Record<string, unknown> = { d0: { type: 'string' } };
     for (let i = 1; i <= 100; i++) $defs[`d${i}`] = { allOf: [{ $ref: `#/$defs/d${i - 1}` }] };
     const errors = refusal({ ...form({ a: { $ref: '#/$defs/d100' } }), $defs });
     expect(errors.some((e) => /chains more than 64 schemas/.test(e.message))).to.equal(true);
-  });
-});
-
-describe('isFieldShown', () => {
-  const withCondition = (condition: FieldCondition | null): DerivedField => ({
-    key: 'x',
-    path: '/s/x',
-    label: 'x',
-    help: null,
-    type: 'text',
-    required: true,
-    options: null,
-    validation: null,
-    position: 0,
-    step: 's',
-    condition,
-  });
-
-  it('shows unconditional fields', () => {
-    expect(isFieldShown(withCondition(null), {})).to.equal(true);
-  });
-
-  it('evaluates equals and not_equals against the answer at the pointer', () => {
-    const equals = withCondition({ field: '/s/kind', op: 'equals', value: 'a' });
-    expect(isFieldShown(equals, { s: { kind: 'a' } })).to.equal(true);
-    expect(isFieldShown(equals, { s: { kind: 'b' } })).to.equal(false);
-    expect(isFieldShown(equals, {})).to.equal(false);
-    const notEquals = withCondition({ field: '/s/kind', op: 'not_equals', value: 'a' });
-    expect(isFieldShown(notEquals, { s: { kind: 'b' } })).to.equal(true);
-    expect(isFieldShown(notEquals, {})).to.equal(true);
-    expect(isFieldShown(notEquals, { s: { kind: 'a' } })).to.equal(false);
-  });
-
-  it('evaluates in and not_in', () => {
-    const inList = withCondition({ field: '/n', op: 'in', value: [1, 2] });
-    expect(isFieldShown(inList, { n: 2 })).to.equal(true);
-    expect(isFieldShown(inList, { n: 3 })).to.equal(false);
-    const notIn = withCondition({ field: '/n', op: 'not_in', value: [1, 2] });
-    expect(isFieldShown(notIn, { n: 3 })).to.equal(true);
-    expect(isFieldShown(notIn, { n: 1 })).to.equal(false);
-  });
-
-  it('treats missing, null, empty text and empty lists as not present', () => {
-    const present = withCondition({ field: '/a', op: 'present' });
-    expect(isFieldShown(present, { a: 'x' })).to.equal(true);
-    expect(isFieldShown(present, { a: 0 })).to.equal(true);
-    expect(isFieldShown(present, { a: false })).to.equal(true);
-    for (const data of [{}, { a: null }, { a: '' }, { a: [] }, null, 'text']) {
-      expect(isFieldShown(present, data)).to.equal(false);
-    }
-  });
-
-  it('never reads inherited properties', () => {
-    const present = withCondition({ field: '/constructor', op: 'present' });
-    expect(isFieldShown(present, {})).to.equal(false);
   });
 });

@@ -41,6 +41,7 @@ const decisionRoute = (decision: Decision, path: string, summary: string): AnyRo
       'Only a named approver, a member of the named role, or a superuser may decide. Deciding twice is 409.',
     tags,
     access: { kind: 'authenticated', permission: 'approvals.decide' },
+    idempotent: true,
     params: IdParams,
     body: DecisionInput,
     responses: { 200: { description: 'The decided approval', schema: ApprovalSchema } },
@@ -83,6 +84,7 @@ export function approvalRoutes(): AnyRoute[] {
         'Set-based, in one transaction; advances workflows as one-by-one decisions would, with one audit row per decision and the same emails. dry_run: true counts and samples without writing.',
       tags,
       access: { kind: 'authenticated', permission: 'approvals.bulk' },
+      idempotent: true,
       body: BulkInput,
       responses: {
         200: {

@@ -1,12 +1,9 @@
 import { Type } from '@sinclair/typebox';
-import {
-  AcceptInviteInput,
-  AuthService,
-  LoginInput,
-  LogoutInput,
-  RefreshInput,
-  TotpInput,
-} from '../../services/auth-service.js';
+import { AcceptInviteInput, InvitationService } from '../../services/auth/invitation-service.js';
+import { LoginInput, LoginService } from '../../services/auth/login-service.js';
+import { MfaService, TotpInput } from '../../services/auth/mfa-service.js';
+import { LogoutInput, RefreshInput, SessionService } from '../../services/auth/session-service.js';
+import { LOGIN_THROTTLE } from '../../services/auth/login-throttle.js';
 import type { Platform } from '../../services/platform.js';
 import { identity, services } from '../auth-guard.js';
 import { defineRoute, type AnyRoute } from '../route.js';
@@ -15,7 +12,9 @@ import { RoleSchema, TenantSchema, TokenPairSchema, UserSchema } from '../schema
 const tags = ['auth'];
 
 export function authRoutes(platform: Platform): AnyRoute[] {
-  const auth = (ctx: Parameters<typeof services>[0]) => new AuthService(services(ctx), platform);
+  type Ctx = Parameters<typeof services>[0];
+  const sessions = (ctx: Ctx) => new SessionService(services(ctx), platform);
+  const mfa = (ctx: Ctx) => new MfaService(services(ctx), platform);
   return [
     defineRoute({
       operationId: 'login',
@@ -23,12 +22,20 @@ export function authRoutes(platform: Platform): AnyRoute[] {
       path: '/auth/login',
       summary: 'Log in with email and password (and TOTP when enabled)',
       description:
-        'The same 401 for an unknown email and a wrong password. Repeated failures are throttled per IP, per email and per email+IP (429 with Retry-After).',
+        'The same 401 for an unknown email and a wrong password. Failed logins are limited per IP ' +
+        'and per email+IP (429 with Retry-After), and slow the account down: no delay for the first ' +
+        `${LOGIN_THROTTLE.freeFailures} failures, then 1, 2, 4 … seconds, at most ` +
+        `${LOGIN_THROTTLE.maxDelaySeconds}. While the account waits, attempts get 429 ` +
+        'with the seconds left in Retry-After and the password is not judged, unless they carry a ' +
+        'fresh `totp` code (accounts with MFA) or the `unlock_token` of the link emailed when the ' +
+        'delay started; those are judged at once.',
       tags,
       access: { kind: 'public' },
       body: LoginInput,
       responses: { 200: { description: 'Tokens', schema: TokenPairSchema } },
-      handler: async ({ body, ctx }) => ({ body: await auth(ctx).login(body) }),
+      handler: async ({ body, ctx }) => ({
+        body: await new LoginService(services(ctx), platform).login(body),
+      }),
     }),
     defineRoute({
       operationId: 'refresh',
@@ -41,7 +48,7 @@ export function authRoutes(platform: Platform): AnyRoute[] {
       access: { kind: 'public' },
       body: RefreshInput,
       responses: { 200: { description: 'Tokens', schema: TokenPairSchema } },
-      handler: async ({ body, ctx }) => ({ body: await auth(ctx).refresh(body) }),
+      handler: async ({ body, ctx }) => ({ body: await sessions(ctx).refresh(body) }),
     }),
     defineRoute({
       operationId: 'logout',
@@ -54,7 +61,7 @@ export function authRoutes(platform: Platform): AnyRoute[] {
       body: LogoutInput,
       responses: { 204: { description: 'Logged out' } },
       handler: async ({ body, ctx }) => {
-        await auth(ctx).logout(identity(ctx), body);
+        await sessions(ctx).logout(identity(ctx), body);
         return {};
       },
     }),
@@ -76,7 +83,7 @@ export function authRoutes(platform: Platform): AnyRoute[] {
           }),
         },
       },
-      handler: async ({ ctx }) => ({ body: await auth(ctx).me(identity(ctx)) }),
+      handler: async ({ ctx }) => ({ body: await sessions(ctx).me(identity(ctx)) }),
     }),
     defineRoute({
       operationId: 'mfaSetup',
@@ -91,7 +98,7 @@ export function authRoutes(platform: Platform): AnyRoute[] {
           schema: Type.Object({ secret: Type.String(), otpauth_url: Type.String() }),
         },
       },
-      handler: async ({ ctx }) => ({ body: await auth(ctx).mfaSetup(identity(ctx)) }),
+      handler: async ({ ctx }) => ({ body: await mfa(ctx).setup(identity(ctx)) }),
     }),
     defineRoute({
       operationId: 'mfaEnable',
@@ -104,7 +111,7 @@ export function authRoutes(platform: Platform): AnyRoute[] {
       responses: {
         200: { description: 'Enabled', schema: Type.Object({ mfa_enabled: Type.Literal(true) }) },
       },
-      handler: async ({ body, ctx }) => ({ body: await auth(ctx).mfaEnable(identity(ctx), body) }),
+      handler: async ({ body, ctx }) => ({ body: await mfa(ctx).enable(identity(ctx), body) }),
     }),
     defineRoute({
       operationId: 'acceptInvitation',
@@ -115,7 +122,9 @@ export function authRoutes(platform: Platform): AnyRoute[] {
       access: { kind: 'public' },
       body: AcceptInviteInput,
       responses: { 200: { description: 'Tokens', schema: TokenPairSchema } },
-      handler: async ({ body, ctx }) => ({ body: await auth(ctx).acceptInvite(body) }),
+      handler: async ({ body, ctx }) => ({
+        body: await new InvitationService(services(ctx), platform).accept(body),
+      }),
     }),
   ];
 }

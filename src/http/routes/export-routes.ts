@@ -29,6 +29,13 @@ const ExportQuery = Type.Object({
   version: Type.Optional(Type.String({ maxLength: 9 })),
   labels: Type.Optional(Type.Boolean()),
   bom: Type.Optional(Type.Boolean()),
+  explode: Type.Optional(
+    Type.String({
+      maxLength: 1000,
+      description:
+        "A repeating group (JSON pointer such as /lines, or its key): one row per item, with the submission's columns repeated",
+    }),
+  ),
 });
 
 const ExportSchema = Type.Object({
@@ -49,9 +56,50 @@ const ExportSchema = Type.Object({
 const attachment = (name: string): string =>
   `attachment; filename="${name.replace(/[^\w.-]/g, '_')}"`;
 
+const GONE = 'the reader went away';
+
+/**
+ * Watches the HTTP exchange of a streamed export: `signal` aborts when the
+ * client's connection closes (or the response is destroyed) before the response
+ * finished; `delivered` resolves when the response finished and rejects if the
+ * client went away first. Works for a socket already closed while the export
+ * was being prepared, and for a pipelined response still waiting for its turn.
+ */
+function watchClient(ctx: KoaContext): {
+  signal: AbortSignal;
+  delivered: Promise<void>;
+  dispose(): void;
+} {
+  const { res } = ctx;
+  const socket = ctx.req.socket;
+  const controller = new AbortController();
+  let onFinish = (): void => undefined;
+  const delivered = new Promise<void>((resolve, reject) => {
+    onFinish = resolve;
+    controller.signal.addEventListener('abort', () => reject(new ExportAborted(GONE)));
+  });
+  delivered.catch(() => undefined); // awaited by the export only once its rows are out
+  const onClose = (): void => {
+    if (!res.writableFinished) controller.abort(GONE);
+  };
+  res.once('finish', onFinish);
+  res.once('close', onClose);
+  socket.once('close', onClose);
+  if (res.destroyed || socket.destroyed) onClose();
+  return {
+    signal: controller.signal,
+    delivered,
+    dispose() {
+      res.off('finish', onFinish);
+      res.off('close', onClose);
+      socket.off('close', onClose);
+    },
+  };
+}
+
 /** Streamed exports hold a pooled connection each: at most half the pool, so the API keeps the rest. */
 function streamingLimit(database: Database): number {
-  const max = (database.knex.client.config as { pool?: { max?: number } }).pool?.max ?? 10;
+  const { max } = database.poolStats();
   return Math.max(1, Math.floor(max / 2));
 }
 
@@ -66,9 +114,11 @@ export function exportRoutes(platform: Platform): AnyRoute[] {
       path: '/forms/:id/submissions.csv',
       summary: "Stream a form's submissions as CSV (one row per submission)",
       description:
-        "Metadata columns (id, status, submitted_by, submitted_at, version, decision, decided_at), then one column per field across all versions. Times ISO 8601 UTC; multiselect as a JSON array; files as attachment ids; formula-like cells prefixed with '. The query is cancelled if the client disconnects. For very large sets, POST /exports.",
+        "Metadata columns (id, status, submitted_by, submitted_at, version, decision, decided_at), then one column per field across all versions. Times ISO 8601 UTC; multiselect as a JSON array; files as attachment ids; formula-like cells prefixed with '. If the client disconnects the export stops at once (query, transaction and connection ended; audited as submissions.export_aborted). A failure after the 200 aborts the connection, so a cut-short body never ends cleanly. For very large sets, POST /exports.",
       tags,
       access: { kind: 'authenticated', permission: 'submissions.export' },
+      // The rows stream on a connection of their own, long after the handler returned.
+      transaction: 'own',
       params: IdParams,
       query: ExportQuery,
       responses: {
@@ -84,34 +134,51 @@ export function exportRoutes(platform: Platform): AnyRoute[] {
           });
         }
         streaming += 1;
+        let held = true;
         const release = (): void => {
-          streaming -= 1;
+          if (held) streaming -= 1;
+          held = false;
         };
-        const service = new SubmissionExportService(scoped);
-        const prepared = await service.prepare({ id: params.id }, query).catch((err: unknown) => {
+        try {
+          const service = new SubmissionExportService(scoped);
+          const prepared = await service.prepare({ id: params.id }, query);
+          const body = new PassThrough();
+          // Koa's pipeline listens once the response starts; a body destroyed before (the client
+          // already gone) must not raise an unhandled 'error'.
+          body.on('error', () => undefined);
+          const client = watchClient(ctx);
+          const logger = ctx.state.logger;
+          service
+            .stream(prepared, body, {
+              end: true,
+              signal: client.signal,
+              delivered: client.delivered,
+            })
+            .catch((err: unknown) => {
+              if (err instanceof ExportAborted)
+                logger.info({ form_id: params.id, reason: err.reason }, err.message);
+              else logger.error({ err, form_id: params.id }, 'CSV export failed mid-stream');
+              // The 200 and part of the body may be out: destroying the body makes Koa destroy
+              // the response, so the chunked body never gets its terminating chunk.
+              body.destroy(err instanceof Error ? err : new Error(String(err)));
+            })
+            .finally(() => {
+              client.dispose();
+              release();
+            });
+          return {
+            type: 'text/csv; charset=utf-8',
+            headers: {
+              'Content-Disposition': attachment(`${prepared.formKey}-submissions.csv`),
+              'Cache-Control': 'no-store',
+              'X-Content-Type-Options': 'nosniff',
+            },
+            body,
+          };
+        } catch (err) {
           release();
           throw err;
-        });
-        const body = new PassThrough();
-        const logger = ctx.state.logger;
-        service
-          .stream(prepared, body, { end: true })
-          .catch((err: unknown) => {
-            if (err instanceof ExportAborted)
-              logger.info({ form_id: params.id, cancelled: err.serverCancelled }, err.message);
-            else logger.error({ err, form_id: params.id }, 'CSV export failed mid-stream');
-            body.destroy(err instanceof Error ? err : new Error(String(err)));
-          })
-          .finally(release);
-        return {
-          type: 'text/csv; charset=utf-8',
-          headers: {
-            'Content-Disposition': attachment(`${prepared.formKey}-submissions.csv`),
-            'Cache-Control': 'no-store',
-            'X-Content-Type-Options': 'nosniff',
-          },
-          body,
-        };
+        }
       },
     }),
     defineRoute({
@@ -121,6 +188,7 @@ export function exportRoutes(platform: Platform): AnyRoute[] {
       summary: 'Start a background CSV export (same filters as submissions.csv)',
       tags,
       access: { kind: 'authenticated', permission: 'exports.create' },
+      idempotent: true,
       body: ExportCreate,
       responses: { 202: { description: 'Queued', schema: ExportSchema } },
       handler: async ({ body, ctx }) => {

@@ -22,7 +22,8 @@ import {
   FormSummarySchema,
   FormVersionSchema,
   SubmissionSchema,
-} from './form-schemas.js';
+} from './form-dtos.js';
+import { ifMatchOf, withEtag } from '../conditional.js';
 
 const tags = ['forms'];
 
@@ -55,6 +56,7 @@ export function formRoutes(platform: Platform): AnyRoute[] {
         'An unmappable schema is refused whole with 422, naming each JSON pointer and why.',
       tags,
       access: { kind: 'authenticated', permission: 'forms.create' },
+      idempotent: true,
       body: FormCreate,
       responses: { 201: { description: 'Created', schema: FormSchema } },
       handler: async ({ body, ctx }) => ({ status: 201, body: await forms(ctx).create(body) }),
@@ -67,22 +69,29 @@ export function formRoutes(platform: Platform): AnyRoute[] {
       tags,
       access: { kind: 'authenticated', permission: 'forms.read' },
       params: IdParams,
-      responses: { 200: { description: 'The form', schema: FormSchema } },
-      handler: async ({ params, ctx }) => ({ body: await forms(ctx).get(params.id) }),
+      responses: { 200: { description: 'The form, with its ETag', schema: FormSchema } },
+      handler: async ({ params, ctx }) => withEtag(await forms(ctx).get(params.id)),
     }),
     defineRoute({
       operationId: 'updateForm',
       method: 'patch',
       path: '/forms/:id',
       summary: 'Edit a form (a new schema becomes a draft until published)',
+      description:
+        'Send `If-Match` with the ETag of the form as you read it: if someone changed it since, the answer is 412 and nothing is changed.',
       tags,
       access: { kind: 'authenticated', permission: 'forms.update' },
       params: IdParams,
+      headers: {
+        'If-Match': 'ETag of the version you read: a stale one is 412 and changes nothing',
+      },
       body: FormUpdate,
-      responses: { 200: { description: 'The form', schema: FormSchema } },
-      handler: async ({ params, body, ctx }) => ({
-        body: await forms(ctx).update(params.id, body),
-      }),
+      responses: {
+        200: { description: 'The form, with its new ETag', schema: FormSchema },
+        412: { description: 'If-Match names another version of the form' },
+      },
+      handler: async ({ params, body, ctx }) =>
+        withEtag(await forms(ctx).update(params.id, body, ifMatchOf(ctx))),
     }),
     defineRoute({
       operationId: 'deleteForm',
@@ -205,6 +214,7 @@ export function formRoutes(platform: Platform): AnyRoute[] {
       summary: 'Start a submission (draft) or submit at once with submit: true',
       tags: ['submissions'],
       access: { kind: 'authenticated', permission: 'submissions.create' },
+      idempotent: true,
       params: IdParams,
       body: SubmissionCreate,
       responses: { 201: { description: 'Created', schema: SubmissionSchema } },

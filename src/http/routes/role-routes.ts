@@ -29,6 +29,7 @@ export function roleRoutes(): AnyRoute[] {
       summary: 'Create a role',
       tags,
       access: { kind: 'authenticated', permission: 'roles.create' },
+      idempotent: true,
       body: RoleCreate,
       responses: { 201: { description: 'Created', schema: RoleSchema } },
       handler: async ({ body, ctx }) => ({ status: 201, body: await roles(ctx).create(body) }),

@@ -1,79 +1,22 @@
 import { Type } from '@sinclair/typebox';
 import { createReadStream } from 'node:fs';
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import { koaBody } from 'koa-body';
 import { AssignmentListQuery, AssignmentService } from '../../services/forms/assignment-service.js';
 import {
   PublicFormService,
   PublicSubmissionInput,
 } from '../../services/forms/public-form-service.js';
 import { SubmissionPatch, SubmissionService } from '../../services/forms/submission-service.js';
-import { FileService } from '../../services/files/file-service.js';
+import { FileService, uploadTempRoot } from '../../services/files/file-service.js';
 import { PageQuery } from '../../services/pagination.js';
 import type { Platform } from '../../services/platform.js';
-import { AppError, badRequest, payloadTooLarge, unsupportedMediaType } from '../../errors.js';
+import { validationFailed } from '../../errors.js';
+import { withUpload } from '../middleware/with-upload.js';
 import { services } from '../auth-guard.js';
 import { defineRoute, type AnyRoute, type KoaContext } from '../route.js';
 import { IdParams, PageOf } from '../schemas.js';
-import { AssignmentSchema, FileSchema, SubmissionSchema } from './form-schemas.js';
+import { AssignmentSchema, FileSchema, SubmissionSchema } from './form-dtos.js';
 import { isUuid } from '../../validation.js';
-
-interface FormidableFile {
-  filepath: string;
-  originalFilename: string | null;
-  size: number;
-}
-
-/** Parses one multipart upload with explicit limits; formidable's defaults allow too much. */
-async function receiveUpload(
-  ctx: KoaContext,
-  maxFileSize: number,
-): Promise<{ file: FormidableFile; fields: Record<string, string> }> {
-  if (!ctx.is('multipart/form-data'))
-    throw unsupportedMediaType('Upload the file as multipart/form-data');
-  await koaBody({
-    multipart: true,
-    json: false,
-    urlencoded: false,
-    text: false,
-    formidable: {
-      uploadDir: os.tmpdir(),
-      maxFileSize,
-      maxTotalFileSize: maxFileSize,
-      maxFiles: 1,
-      maxFields: 10,
-      maxFieldsSize: 64 * 1024,
-      allowEmptyFiles: false,
-      keepExtensions: false,
-    },
-    onError: (err) => {
-      const code = (err as { httpCode?: number; code?: number }).httpCode;
-      if (code === 413 || /maxFileSize|maxTotalFileSize/.test(err.message)) {
-        throw payloadTooLarge(
-          `The file is larger than this tenant's limit of ${maxFileSize} bytes`,
-        );
-      }
-      throw badRequest(`The upload could not be read: ${err.message.split('\n')[0]}`);
-    },
-  })(ctx, async () => undefined);
-  const files =
-    (ctx.request as { files?: Record<string, FormidableFile | FormidableFile[]> }).files ?? {};
-  const file = files['file'];
-  if (file === undefined || Array.isArray(file)) {
-    throw badRequest('Send exactly one file in the "file" part', {
-      errors: [{ path: 'file', message: 'is required' }],
-    });
-  }
-  const raw = ((ctx.request as { body?: Record<string, unknown> }).body ?? {}) as Record<
-    string,
-    unknown
-  >;
-  const fields = Object.fromEntries(
-    Object.entries(raw).filter(([, v]) => typeof v === 'string'),
-  ) as Record<string, string>;
-  return { file, fields };
-}
+import { ifMatchOf, withEtag } from '../conditional.js';
 
 export function submissionRoutes(platform: Platform): AnyRoute[] {
   const submissions = (ctx: KoaContext) => new SubmissionService(services(ctx));
@@ -87,22 +30,31 @@ export function submissionRoutes(platform: Platform): AnyRoute[] {
       tags: ['submissions'],
       access: { kind: 'authenticated' },
       params: IdParams,
-      responses: { 200: { description: 'The submission', schema: SubmissionSchema } },
-      handler: async ({ params, ctx }) => ({ body: await submissions(ctx).get(params.id) }),
+      responses: {
+        200: { description: 'The submission, with its ETag', schema: SubmissionSchema },
+      },
+      handler: async ({ params, ctx }) => withEtag(await submissions(ctx).get(params.id)),
     }),
     defineRoute({
       operationId: 'updateSubmission',
       method: 'patch',
       path: '/submissions/:id',
       summary: 'Merge answers into your draft (JSON merge patch on data)',
+      description:
+        'Send `If-Match` with the ETag of the submission as you read it: if it changed since (another tab, another device), the answer is 412 and nothing is merged.',
       tags: ['submissions'],
       access: { kind: 'authenticated', permission: 'submissions.create' },
       params: IdParams,
+      headers: {
+        'If-Match': 'ETag of the version you read: a stale one is 412 and changes nothing',
+      },
       body: SubmissionPatch,
-      responses: { 200: { description: 'The submission', schema: SubmissionSchema } },
-      handler: async ({ params, body, ctx }) => ({
-        body: await submissions(ctx).update(params.id, body),
-      }),
+      responses: {
+        200: { description: 'The submission, with its new ETag', schema: SubmissionSchema },
+        412: { description: 'If-Match names another version of the submission' },
+      },
+      handler: async ({ params, body, ctx }) =>
+        withEtag(await submissions(ctx).update(params.id, body, ifMatchOf(ctx))),
     }),
     defineRoute({
       operationId: 'submitSubmission',
@@ -111,6 +63,7 @@ export function submissionRoutes(platform: Platform): AnyRoute[] {
       summary: 'Submit your draft (validated against its pinned form version)',
       tags: ['submissions'],
       access: { kind: 'authenticated', permission: 'submissions.create' },
+      idempotent: true,
       params: IdParams,
       responses: { 200: { description: 'The submission', schema: SubmissionSchema } },
       handler: async ({ params, ctx }) => ({ body: await submissions(ctx).submit(params.id) }),
@@ -142,35 +95,34 @@ export function submissionRoutes(platform: Platform): AnyRoute[] {
       path: '/files',
       summary: 'Upload a file (multipart: part "file", optional "form_id" and "field")',
       description:
-        'One file per request, at most the plan’s size (413). Its type is sniffed from its bytes; with form_id and field it must be one the field accepts (415).',
+        'One file per request in the part "file", plus at most the fields form_id and field (each ≤ 1024 bytes); any other part, a second file, an empty file or a malformed body is refused with 400 naming the problem, a file over the plan’s size with 413 naming the limit (limit_bytes), a full disk with 507. Its type is sniffed from its bytes; with form_id and field it must be one the field accepts (415). Nothing of a refused upload is kept. The file belongs to its uploader until a submission of theirs names it.',
       tags: ['files'],
       access: { kind: 'authenticated', permission: 'files.create' },
+      // A slow client's body must not hold a database transaction open.
+      transaction: 'own',
       responses: { 201: { description: 'Stored', schema: FileSchema } },
       handler: async ({ ctx }) => {
         const service = files(ctx);
-        const { file, fields } = await receiveUpload(ctx, await service.maxFileBytes());
-        try {
-          const formId = fields['form_id'];
+        const options = {
+          tempRoot: uploadTempRoot(platform.config.storageDir),
+          maxFileBytes: await service.maxFileBytes(),
+        };
+        return withUpload(ctx, options, async ({ file, fields }) => {
+          const formId = fields.form_id;
           if (formId !== undefined && !isUuid(formId)) {
-            throw new AppError('VALIDATION_FAILED', 'form_id is not a uuid', 422, 3, {
-              errors: [{ path: 'form_id', message: 'must be a uuid' }],
-            });
+            throw validationFailed('form_id is not a uuid', [
+              { path: 'form_id', message: 'must be a uuid' },
+            ]);
           }
           const stored = await service.upload(
-            {
-              tempPath: file.filepath,
-              originalName: file.originalFilename ?? 'file',
-              size: file.size,
-            },
+            { tempPath: file.path, originalName: file.originalName, size: file.size },
             {
               ...(formId === undefined ? {} : { formId }),
-              ...(fields['field'] === undefined ? {} : { field: fields['field'] }),
+              ...(fields.field === undefined ? {} : { field: fields.field }),
             },
           );
           return { status: 201, body: stored };
-        } finally {
-          await fs.rm(file.filepath, { force: true });
-        }
+        });
       },
     }),
     defineRoute({

@@ -1,17 +1,15 @@
 import { Type } from '@sinclair/typebox';
 import type { ServiceContext } from '../../context.js';
 import { tenantSql } from '../../db/scoped-sql.js';
-import { CURRENT_TENANT_SQL } from '../../db/scope.js';
-import { withTransaction, type TxHandle } from '../../db/transaction.js';
+import { withRollback, withTransaction, type TxHandle } from '../../db/transaction.js';
 import { validationFailed } from '../../errors.js';
 import { Form } from '../../models/form.js';
 import { Role } from '../../models/role.js';
 import { User } from '../../models/user.js';
-import { validate } from '../../validation.js';
-import { actorColumns } from '../audit-service.js';
-import { actingUserId, assertPermission } from '../authorization.js';
-import { fillTemplate, isoSql, MARK } from '../email/sql-templates.js';
-import { approvalRequestedEmail, submitterEmail } from './email-templates.js';
+import { INT4_MAX, validate } from '../../validation.js';
+import { assertPermission } from '../authorization.js';
+import { mayDecide } from './approval-rules.js';
+import { decideMatches, lockMatches } from './set-decision.js';
 
 export const BulkInput = Type.Object(
   {
@@ -29,7 +27,14 @@ export const BulkInput = Type.Object(
         {
           form_id: Type.Optional(Type.String({ format: 'uuid' })),
           form_key: Type.Optional(Type.String({ maxLength: 100 })),
-          step: Type.Optional(Type.Integer({ minimum: 0 })),
+          step: Type.Optional(Type.Integer({ minimum: 0, maximum: INT4_MAX })),
+          step_name: Type.Optional(
+            Type.String({
+              minLength: 1,
+              maxLength: 200,
+              description: "the step's name as the form's approval policy writes it",
+            }),
+          ),
           assignee: Type.Optional(
             Type.String({
               minLength: 1,
@@ -78,25 +83,11 @@ export function parseAge(text: string, path = 'older_than'): number {
   return Number(match[1]) * UNIT_SECONDS[match[2]!]!;
 }
 
-/** The row values bulk emails substitute into their templates. */
-function fill(param: string, withStep = false): string {
-  return fillTemplate(param, {
-    title: 'f.title',
-    id: 's.id::text',
-    ...(withStep ? { step: "coalesce(st ->> 'name', '')" } : {}),
-  });
-}
-
-class DryRunDone {
-  constructor(readonly result: BulkResult) {}
-}
-
 /**
- * Decides many pending approvals with a fixed number of set-based statements
- * in one transaction, advancing workflows as one-by-one decisions would: per
- * step, "any" and rejections take the first matched approval and cancel the
- * rest; "all" takes every matched one. One audit row per decision; the same
- * emails as single decisions.
+ * Decides many pending approvals in one transaction: matches them by filter,
+ * then decides them on the set-based path single decisions take too
+ * (set-decision.ts), so the end state, audit rows and emails are those of
+ * one-by-one decisions.
  */
 export class BulkApprovalService {
   constructor(private readonly ctx: ServiceContext) {}
@@ -108,54 +99,79 @@ export class BulkApprovalService {
       input.filter?.older_than === undefined
         ? null
         : parseAge(input.filter.older_than, '/filter/older_than');
-    try {
-      return await withTransaction(this.ctx.db, async (tx) => {
-        const where = await this.matchConditions(tx, input, olderThan);
-        progress('matching');
-        const pendingMatched = await this.lockMatches(tx, where);
-        // Named ids that were decided already count as matched and skipped.
-        const [stale] =
-          input.ids === undefined
-            ? [{ n: 0 }]
-            : await tenantSql<{ n: number }>(
-                tx,
-                `select count(*)::int as n from approvals a
-                 where a.id = any(?::uuid[]) and not exists (select 1 from bulk_match m where m.id = a.id)`,
-                [input.ids],
-              );
-        const matched = pendingMatched + (stale?.n ?? 0);
-        progress('matched', matched);
-        const sample = await tenantSql<BulkResult['sample'][number]>(
-          tx,
-          `select id, submission_id, form_id, step, created_at from bulk_match order by id limit 10`,
-        );
-        if (input.dry_run === true) {
-          throw new DryRunDone({
-            matched,
-            decided: 0,
-            skipped: 0,
-            submissions_completed: 0,
-            dry_run: true,
-            sample,
-          });
-        }
-        const decided = await this.decideChosen(tx, input.decision, input.comment ?? null);
-        progress('decided', decided);
-        const completed = await this.advance(tx, input.decision, input.comment ?? null);
-        progress('workflows advanced', completed);
-        return {
-          matched,
-          decided,
-          skipped: matched - decided,
-          submissions_completed: completed,
-          dry_run: false,
-          sample,
-        };
+    const work = async (tx: TxHandle): Promise<BulkResult> => {
+      const where = await this.matchConditions(tx, input, olderThan);
+      progress('matching');
+      const pendingMatched = await lockMatches(tx, where);
+      // Named ids that were decided already count as matched and skipped.
+      const [stale] =
+        input.ids === undefined
+          ? [{ n: 0 }]
+          : await tenantSql<{ n: number }>(
+              tx,
+              `select count(*)::int as n from approvals a
+                 where a.id = any(?::uuid[]) and not exists (select 1 from decision_match m where m.id = a.id)`,
+              [input.ids],
+            );
+      const matched = pendingMatched + (stale?.n ?? 0);
+      progress('matched', matched);
+      const sample = await tenantSql<BulkResult['sample'][number]>(
+        tx,
+        `select id, submission_id, form_id, step, created_at from decision_match order by id limit 10`,
+      );
+      if (input.dry_run === true) {
+        return { matched, decided: 0, skipped: 0, submissions_completed: 0, dry_run: true, sample };
+      }
+      const { decided, ended: completed } = await decideMatches(tx, this.ctx, {
+        decision: input.decision,
+        comment: input.comment ?? null,
+        bulk: true,
       });
-    } catch (err) {
-      if (err instanceof DryRunDone) return err.result;
-      throw err;
-    }
+      progress('decided', decided);
+      progress('workflows advanced', completed);
+      return {
+        matched,
+        decided,
+        skipped: matched - decided,
+        submissions_completed: completed,
+        dry_run: false,
+        sample,
+      };
+    };
+    // A dry run matches and samples exactly as the real one would, then rolls back.
+    return input.dry_run === true
+      ? withRollback(this.ctx.db, work)
+      : withTransaction(this.ctx.db, work);
+  }
+
+  /**
+   * A step name no approval policy (of the form, when one is named) has is a typo, not an
+   * empty match: VALIDATION_FAILED listing the names there are.
+   */
+  private async assertStepNamed(
+    tx: TxHandle,
+    name: string,
+    formId: string | null,
+    formKey: string | undefined,
+  ): Promise<void> {
+    const rows = await tenantSql<{ name: string }>(
+      tx,
+      `select distinct st ->> 'name' as name
+         from forms f
+         cross join lateral jsonb_array_elements(coalesce(f.approval_policy -> 'steps', '[]'::jsonb)) st
+        where (?::uuid is null or f.id = ?::uuid) and (?::text is null or f.key = ?::text)
+        order by 1`,
+      [formId, formId, formKey ?? null, formKey ?? null],
+    );
+    const names = rows.map((r) => r.name).filter((n) => n !== null);
+    if (names.includes(name)) return;
+    const where = formKey ?? formId ?? 'any form';
+    throw validationFailed(`No approval step is named "${name}" in ${where}`, [
+      {
+        path: 'step',
+        message: names.length === 0 ? 'there are no named steps' : `is one of: ${names.join(', ')}`,
+      },
+    ]);
   }
 
   /** SQL conditions and bindings for the filter; resolves form key and assignee first. */
@@ -182,6 +198,10 @@ export class BulkApprovalService {
       add('a.form_id = ?', form.id);
     }
     if (filter.step !== undefined) add('a.step = ?', filter.step);
+    if (filter.step_name !== undefined) {
+      await this.assertStepNamed(tx, filter.step_name, filter.form_id ?? null, filter.form_key);
+      add('a.step_name = ?', filter.step_name);
+    }
     if (filter.assignee !== undefined) {
       const user = await User.query(tx.trx)
         .where((q) => {
@@ -202,239 +222,9 @@ export class BulkApprovalService {
       else add('a.assignee_role_id = ?', role!.id);
     }
     if (olderThan !== null) add(`a.created_at < now() - make_interval(secs => ?)`, olderThan);
-    const { actor } = this.ctx;
-    // A user decides only what names them (or their roles); operators and superusers anything.
-    if (actor.type === 'user' && !actor.isSuperuser) {
-      add(
-        '(a.assignee_user_id = ? or a.assignee_role_id in (select role_id from user_roles where user_id = ?))',
-        actor.userId,
-        actor.userId,
-      );
-    }
+    // Only what the actor may decide is matched (a user: what names them or their roles).
+    const may = mayDecide(this.ctx.actor, 'a');
+    if (may.sql !== 'true') add(may.sql, ...may.bindings);
     return { sql: parts.length === 0 ? 'true' : parts.join(' and '), bindings };
-  }
-
-  private async lockMatches(
-    tx: TxHandle,
-    where: { sql: string; bindings: unknown[] },
-  ): Promise<number> {
-    await tenantSql(
-      tx,
-      `create temp table bulk_match (id uuid primary key, submission_id uuid, form_id uuid, round int, step int,
-         rule text, created_at timestamptz) on commit drop`,
-    );
-    await tenantSql(
-      tx,
-      `insert into bulk_match
-       select a.id, a.submission_id, a.form_id, a.round, a.step, a.rule, a.created_at
-       from approvals a
-       join submissions s on s.tenant_id = a.tenant_id and s.id = a.submission_id
-       where a.status = 'pending' and s.status = 'in_review' and s.current_step = a.step and ${where.sql}
-       order by a.id
-       for update of a, s`,
-      where.bindings,
-    );
-    const [row] = await tenantSql<{ n: number }>(tx, 'select count(*)::int as n from bulk_match');
-    return row?.n ?? 0;
-  }
-
-  /** Decides the chosen approvals and writes one audit row per decision. */
-  private async decideChosen(
-    tx: TxHandle,
-    decision: 'approve' | 'reject',
-    comment: string | null,
-  ): Promise<number> {
-    const status = decision === 'approve' ? 'approved' : 'rejected';
-    await tenantSql(
-      tx,
-      `create temp table bulk_decided (id uuid primary key, submission_id uuid, form_id uuid, round int, step int,
-         rule text) on commit drop`,
-    );
-    await tenantSql(
-      tx,
-      `with chosen as (
-         select id from bulk_match where rule = 'all' and ? = 'approve'
-         union all
-         (select distinct on (submission_id, round, step) id from bulk_match
-          where not (rule = 'all' and ? = 'approve')
-          order by submission_id, round, step, id)
-       ), upd as (
-         update approvals a set status = ?, decided_by = ?, decided_at = now(), comment = ?, updated_at = now()
-         from chosen where a.id = chosen.id and a.status = 'pending'
-         returning a.id, a.submission_id, a.form_id, a.round, a.step, a.rule
-       )
-       insert into bulk_decided select * from upd`,
-      [decision, decision, status, actingUserId(this.ctx) ?? null, comment],
-    );
-    const { actor_type, actor_id, actor_label } = actorColumns(this.ctx);
-    await tenantSql(
-      tx,
-      `insert into audit_logs (tenant_id, actor_type, actor_id, actor_label, action, resource_type, resource_id,
-         before, after, ip, user_agent, request_id)
-       select ${CURRENT_TENANT_SQL}, ?, ?::uuid, ?, ?, 'approval', d.id::text, '{"status":"pending"}'::jsonb,
-              jsonb_build_object('status', ?::text, 'comment', ?::text, 'submission_id', d.submission_id, 'bulk', true),
-              ?, ?, ?
-       from bulk_decided d order by d.id`,
-      [
-        actor_type,
-        actor_id,
-        actor_label,
-        `approvals.${decision}`,
-        status,
-        comment,
-        this.ctx.ip ?? null,
-        this.ctx.userAgent ?? null,
-        this.ctx.requestId,
-      ],
-    );
-    const [row] = await tenantSql<{ n: number }>(tx, 'select count(*)::int as n from bulk_decided');
-    return row?.n ?? 0;
-  }
-
-  /** Completes steps, opens next ones or finishes submissions, and queues the emails. Returns finished submissions. */
-  private async advance(
-    tx: TxHandle,
-    decision: 'approve' | 'reject',
-    comment: string | null,
-  ): Promise<number> {
-    await tenantSql(
-      tx,
-      `create temp table bulk_done on commit drop as
-       select distinct d.submission_id, d.form_id, d.round, d.step from bulk_decided d
-       where ? = 'reject' or d.rule = 'any' or not exists (
-         select 1 from approvals p
-         where p.submission_id = d.submission_id and p.round = d.round and p.step = d.step and p.status = 'pending')`,
-      [decision],
-    );
-    await tenantSql(
-      tx,
-      `update approvals p set status = 'cancelled', updated_at = now() from bulk_done g
-       where p.submission_id = g.submission_id and p.round = g.round and p.step = g.step and p.status = 'pending'`,
-    );
-    await tenantSql(tx, 'create temp table bulk_finished (id uuid primary key) on commit drop');
-    await tenantSql(
-      tx,
-      `with upd as (
-         update submissions s set status = ?, decided_at = now(), updated_at = now()
-         from bulk_done g join forms f on f.id = g.form_id
-         where s.id = g.submission_id
-           and (? = 'reject' or g.step + 1 >= jsonb_array_length(coalesce(f.approval_policy -> 'steps', '[]'::jsonb)))
-         returning s.id
-       ) insert into bulk_finished select id from upd`,
-      [decision === 'approve' ? 'approved' : 'rejected', decision],
-    );
-    if (decision === 'approve') await this.openNextSteps(tx);
-    await this.queueSubmitterEmails(tx, decision, comment);
-    if (decision === 'approve') await this.queueApproverEmails(tx);
-    const [row] = await tenantSql<{ n: number }>(
-      tx,
-      'select count(*)::int as n from bulk_finished',
-    );
-    return row?.n ?? 0;
-  }
-
-  /** Inserts the next step's approvals for every advanced submission (set-based, from the form's policy). */
-  private async openNextSteps(tx: TxHandle): Promise<void> {
-    await tenantSql(
-      tx,
-      `insert into approvals (tenant_id, submission_id, form_id, round, step, step_name, rule, assignee_user_id,
-         assignee_role_id, due_at)
-       select ${CURRENT_TENANT_SQL}, g.submission_id, g.form_id, g.round, g.step + 1, st ->> 'name', st ->> 'rule',
-              ap.user_id, ap.role_id,
-              case when st ->> 'due_in_hours' is null then null
-                   else now() + make_interval(hours => (st ->> 'due_in_hours')::int) end
-       from bulk_done g
-       join forms f on f.id = g.form_id
-       cross join lateral (select f.approval_policy -> 'steps' -> (g.step + 1) as st) x
-       cross join lateral (
-         select (u ->> 'id')::uuid as user_id, null::uuid as role_id, o as ord
-           from jsonb_array_elements(st -> 'approvers' -> 'users') with ordinality as e(u, o)
-         union all
-         select null::uuid, (r ->> 'id')::uuid, 1000 + o
-           from jsonb_array_elements(st -> 'approvers' -> 'roles') with ordinality as e(r, o)
-       ) ap
-       where st is not null
-       order by g.submission_id, ap.ord`,
-    );
-    await tenantSql(
-      tx,
-      'create temp table bulk_opened (id uuid primary key, step int, round int) on commit drop',
-    );
-    await tenantSql(
-      tx,
-      `with upd as (
-         update submissions s set current_step = g.step + 1, updated_at = now()
-         from bulk_done g join forms f on f.id = g.form_id
-         where s.id = g.submission_id
-           and g.step + 1 < jsonb_array_length(coalesce(f.approval_policy -> 'steps', '[]'::jsonb))
-         returning s.id, g.step + 1 as step, g.round
-       ) insert into bulk_opened select * from upd`,
-    );
-  }
-
-  /**
-   * Emails are rendered in SQL from the same templates as single decisions: the
-   * template is rendered once with markers, and SQL substitutes each row's values.
-   */
-  private async queueSubmitterEmails(
-    tx: TxHandle,
-    decision: 'approve' | 'reject',
-    comment: string | null,
-  ): Promise<void> {
-    const template = submitterEmail({
-      to: MARK.to,
-      formTitle: MARK.title,
-      outcome: decision === 'approve' ? 'approved' : 'rejected',
-      comment,
-      submissionId: MARK.id,
-    });
-    await tenantSql(
-      tx,
-      `insert into email_outbox (tenant_id, kind, to_addresses, subject, text_body, related_type, related_id)
-       select ${CURRENT_TENANT_SQL}, ?, array[u.email], ${fill('?')}, ${fill('?')}, 'submission', s.id
-       from bulk_finished b join submissions s on s.id = b.id join forms f on f.id = s.form_id
-       join users u on u.id = s.submitted_by
-       order by s.id`,
-      [template.kind, template.subject, template.text],
-    );
-  }
-
-  private async queueApproverEmails(tx: TxHandle): Promise<void> {
-    const render = (dueAt: Date | null) =>
-      approvalRequestedEmail({
-        to: [],
-        formTitle: MARK.title,
-        stepName: MARK.step,
-        dueAt,
-        submissionId: MARK.id,
-      });
-    const withDue = render(new Date(0));
-    const withoutDue = render(null);
-    await tenantSql(
-      tx,
-      `insert into email_outbox (tenant_id, kind, to_addresses, subject, text_body, related_type, related_id)
-       select ${CURRENT_TENANT_SQL}, ?, x.emails, ${fill('?', true)},
-              case when x.due_at is null then ${fill('?', true)}
-                   else replace(${fill('?', true)}, ?, ${isoSql('x.due_at')}) end,
-              'submission', s.id
-       from bulk_opened o
-       join submissions s on s.id = o.id
-       join forms f on f.id = s.form_id
-       cross join lateral (select f.approval_policy -> 'steps' -> o.step as st) y
-       cross join lateral (
-         select array(
-           select distinct u.email from users u
-           where u.status = 'active' and (
-             u.id in (select (e ->> 'id')::uuid from jsonb_array_elements(st -> 'approvers' -> 'users') e)
-             or u.id in (select ur.user_id from user_roles ur where ur.role_id in
-               (select (e ->> 'id')::uuid from jsonb_array_elements(st -> 'approvers' -> 'roles') e)))
-           order by u.email) as emails,
-           (select min(a.due_at) from approvals a
-             where a.submission_id = s.id and a.round = o.round and a.step = o.step) as due_at
-       ) x
-       where cardinality(x.emails) > 0
-       order by s.id`,
-      [withDue.kind, withDue.subject, withoutDue.text, withDue.text, new Date(0).toISOString()],
-    );
   }
 }

@@ -3,16 +3,9 @@ import { systemScope, tenantScope } from '../../db/scope.js';
 import { tenantSql } from '../../db/scoped-sql.js';
 import { withTransaction, type TxHandle } from '../../db/transaction.js';
 import type { Logger } from '../../logger.js';
-import {
-  buildAuditInsert,
-  jobAuditContext,
-  sqlText,
-  type AuditActorContext,
-} from '../build-audit-insert.js';
+import { buildAuditInsert, sqlText, type AuditActorContext } from '../build-audit-insert.js';
 import type { MailTransport } from './mail-transport.js';
-
-/** The actor label of delivery audit rows: the job that runs this service. */
-export const DELIVERY_JOB = 'deliver-emails';
+import { emailsFailed, emailsSent } from '../../metrics.js';
 
 const SEND_CONCURRENCY = 4;
 
@@ -53,8 +46,8 @@ const BEFORE_CLAIM = `jsonb_strip_nulls(jsonb_build_object('status', u.prev_stat
  * claimed with a state change (pending → sending) under SKIP LOCKED, so two
  * workers never send the same email; failures back off (30 s doubling, at most
  * an hour) until max_attempts, then stay `failed` with the error kept. Each
- * outcome is audited in the statement that records it (actor system/
- * deliver-emails, one request id per run): `emails.sent`, `emails.retry` (the
+ * outcome is audited in the statement that records it (the job run's actor
+ * and request id): `emails.sent`, `emails.retry` (the
  * attempt failed, due again later) and `emails.failed` (attempts exhausted).
  * The claim itself is transient and is not audited; a stale claim taken over
  * shows in the outcome row's `before`.
@@ -85,23 +78,10 @@ export class OutboxDeliveryService {
     });
   }
 
-  async deliverAll(onlyTenant?: string): Promise<DeliveryResult> {
-    const tenants = onlyTenant === undefined ? await this.tenantsWithDueEmail() : [onlyTenant];
-    const total: DeliveryResult = { tenants: tenants.length, sent: 0, retrying: 0, failed: 0 };
-    const audit = jobAuditContext(DELIVERY_JOB);
-    for (const tenantId of tenants) {
-      const r = await this.deliverTenant(tenantId, audit);
-      total.sent += r.sent;
-      total.retrying += r.retrying;
-      total.failed += r.failed;
-    }
-    return total;
-  }
-
   /** One tenant's due emails, batch by batch; `audit` names the run in the audit rows. */
   async deliverTenant(
     tenantId: string,
-    audit: AuditActorContext = jobAuditContext(DELIVERY_JOB),
+    audit: AuditActorContext,
   ): Promise<Omit<DeliveryResult, 'tenants'>> {
     const db = { database: this.database, scope: tenantScope(tenantId) };
     const result = { sent: 0, retrying: 0, failed: 0 };
@@ -149,6 +129,8 @@ export class OutboxDeliveryService {
         return failed.length === 0 ? [] : this.recordFailed(tx, failed, audit);
       });
       result.sent += sent.length;
+      emailsSent.inc(sent.length);
+      emailsFailed.inc(failed.length);
       result.failed += outcome.filter((o) => o.status === 'failed').length;
       result.retrying += outcome.filter((o) => o.status === 'pending').length;
       if (failed.length > 0) {

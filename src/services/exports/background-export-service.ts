@@ -6,15 +6,15 @@ import type { Database } from '../../db/database.js';
 import { CURRENT_TENANT_SQL, systemScope, tenantScope } from '../../db/scope.js';
 import { tenantSql } from '../../db/scoped-sql.js';
 import { withTransaction } from '../../db/transaction.js';
-import { AppError, ExitCode, notFound } from '../../errors.js';
+import { gone as goneError, notFound, notReady, type AppError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { validate } from '../../validation.js';
+import { INT4_MAX, validate } from '../../validation.js';
 import { writeAudit } from '../audit-service.js';
+import type { AuditActorContext } from '../build-audit-insert.js';
 import { actingUserId, assertPermission } from '../authorization.js';
 import { writeFileAtomically } from './file-output.js';
 import { describeFilter, SubmissionExportService } from './submission-export-service.js';
 
-export const EXPORT_JOB = 'run-exports';
 /** How long a finished export can be downloaded. */
 export const EXPORT_TTL_DAYS = 7;
 /** A running export older than this is taken to be orphaned by a dead worker and run again. */
@@ -26,9 +26,10 @@ export const ExportCreate = Type.Object(
     status: Type.Optional(Type.Array(Type.String({ maxLength: 40 }), { maxItems: 6 })),
     since: Type.Optional(Type.String({ maxLength: 40 })),
     until: Type.Optional(Type.String({ maxLength: 40 })),
-    version: Type.Optional(Type.Integer({ minimum: 1 })),
+    version: Type.Optional(Type.Integer({ minimum: 1, maximum: INT4_MAX })),
     labels: Type.Optional(Type.Boolean()),
     bom: Type.Optional(Type.Boolean()),
+    explode: Type.Optional(Type.String({ minLength: 1, maxLength: 1000 })),
   },
   { additionalProperties: false },
 );
@@ -86,8 +87,7 @@ function toDto(row: ExportRow): ExportDto {
   };
 }
 
-const gone = (id: string): AppError =>
-  new AppError('GONE', `Export ${id} has expired; start a new one`, 410, ExitCode.notFound);
+const gone = (id: string): AppError => goneError(`Export ${id} has expired; start a new one`);
 
 const EXPORT_COLUMNS = `id, form_id, status, params, file_key, row_count, file_size, error, created_at,
   started_at, finished_at, expires_at`;
@@ -142,12 +142,7 @@ export class BackgroundExportService {
     const row = await this.load(id);
     if (row.status === 'expired') throw gone(id);
     if (row.status !== 'done' || row.file_key === null) {
-      throw new AppError(
-        'NOT_READY',
-        `Export ${id} is ${row.status}, not ready`,
-        409,
-        ExitCode.conflict,
-      );
+      throw notReady(`Export ${id} is ${row.status}, not ready`);
     }
     const absolutePath = path.join(this.storageDir, row.file_key);
     if (!fs.existsSync(absolutePath)) throw gone(id);
@@ -174,7 +169,7 @@ export interface ExportRunResult {
   failed: number;
 }
 
-/** The job side: every tenant with queued exports, one export at a time. */
+/** The job side: a tenant's queued exports, one at a time. */
 export class ExportRunner {
   constructor(
     private readonly database: Database,
@@ -182,34 +177,38 @@ export class ExportRunner {
     private readonly logger: Logger,
   ) {}
 
-  async runAll(onlyTenant?: string): Promise<ExportRunResult> {
-    const tenants =
-      onlyTenant === undefined
-        ? await withTransaction({ database: this.database, scope: systemScope }, async (tx) => {
-            const result = await tx.trx.raw(
-              'select tenant_id from infield_tenants_with_queued_exports(?) order by tenant_id',
-              [EXPORT_STALE_SECONDS],
-            );
-            return (result.rows as { tenant_id: string }[]).map((r) => r.tenant_id);
-          })
-        : [onlyTenant];
-    const total: ExportRunResult = { tenants: tenants.length, done: 0, failed: 0 };
-    for (const tenantId of tenants) {
-      for (;;) {
-        const outcome = await this.runNext(tenantId);
-        if (outcome === undefined) break;
-        total[outcome] += 1;
-      }
+  /** Tenants with a queued (or orphaned running) export, through the SECURITY DEFINER lookup. */
+  async tenantsWithQueuedExports(): Promise<string[]> {
+    return withTransaction({ database: this.database, scope: systemScope }, async (tx) => {
+      const result = await tx.trx.raw(
+        'select tenant_id from infield_tenants_with_queued_exports(?) order by tenant_id',
+        [EXPORT_STALE_SECONDS],
+      );
+      return (result.rows as { tenant_id: string }[]).map((r) => r.tenant_id);
+    });
+  }
+
+  /** Runs the tenant's queued exports one at a time until none is left; `audit` names the job run. */
+  async runTenant(
+    tenantId: string,
+    audit: AuditActorContext,
+  ): Promise<Omit<ExportRunResult, 'tenants'>> {
+    const result = { done: 0, failed: 0 };
+    for (;;) {
+      const outcome = await this.runNext(tenantId, audit);
+      if (outcome === undefined) return result;
+      result[outcome] += 1;
     }
-    return total;
   }
 
   /** Claims and runs the tenant's oldest queued export; undefined when there is none. */
-  async runNext(tenantId: string): Promise<'done' | 'failed' | undefined> {
+  async runNext(
+    tenantId: string,
+    audit: AuditActorContext,
+  ): Promise<'done' | 'failed' | undefined> {
     const ctx: ServiceContext = {
+      ...audit,
       db: { database: this.database, scope: tenantScope(tenantId) },
-      actor: { type: 'system', job: EXPORT_JOB },
-      requestId: `job:${EXPORT_JOB}`,
       logger: this.logger,
     };
     const claimed = await withTransaction(ctx.db, async (tx) => {

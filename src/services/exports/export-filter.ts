@@ -9,6 +9,8 @@ export interface ExportFilterInput {
   version?: string | number | null | undefined;
   labels?: boolean | null | undefined;
   bom?: boolean | null | undefined;
+  /** A repeating group (JSON pointer or key): one row per item. */
+  explode?: string | null | undefined;
 }
 
 /** A checked filter: statuses known, times exact, version a positive integer. */
@@ -19,6 +21,7 @@ export interface ExportFilter {
   version: number | null;
   labels: boolean;
   bom: boolean;
+  explode: string | null;
 }
 
 /** Without `--status`, drafts (unsent work in progress) are left out. */
@@ -85,6 +88,16 @@ export function parseExportFilter(input: ExportFilterInput, flagStyle = false): 
     if (/^\d{1,9}$/.test(text) && Number(text) >= 1) version = Number(text);
     else errors.push({ path: name('version'), message: 'is not a version number' });
   }
+  let explode: string | null = null;
+  if (input.explode !== undefined && input.explode !== null) {
+    explode = input.explode.trim();
+    if (explode === '' || explode.length > 1000) {
+      errors.push({
+        path: name('explode'),
+        message: 'must name a repeating group (1 to 1000 characters)',
+      });
+    }
+  }
   if (errors.length > 0) {
     throw badRequest(
       `Bad export filter: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}`,
@@ -98,5 +111,6 @@ export function parseExportFilter(input: ExportFilterInput, flagStyle = false): 
     version,
     labels: input.labels === true,
     bom: input.bom === true,
+    explode,
   };
 }

@@ -37,6 +37,32 @@ const ANSWER_CELL = `case
   when r.file_attachment_id is not null then r.file_attachment_id::text
 end`;
 
+/** One column of an exploded repeating group: where in each item its value is. */
+export interface ItemColumn {
+  header: string;
+  label: string;
+  /** Reference tokens inside one item; [] is the item itself. */
+  tokens: string[];
+}
+
+/** A repeating group exported one row per item. */
+export interface Explode {
+  /** Reference tokens of the group in a submission's data. */
+  tokens: string[];
+  /** Header of the item number column (1-based). */
+  header: [string];
+  columns: ItemColumn[];
+}
+
+const tokenArray = (tokens: readonly string[]): string =>
+  tokens.length === 0 ? `'{}'::text[]` : `array[${tokens.map(lit).join(', ')}]::text[]`;
+
+/** An item's value as CSV text: strings as they are (neutralised), anything else as JSON. */
+const itemCell = (tokens: readonly string[]): string => {
+  const at = tokenArray(tokens);
+  return `case when jsonb_typeof(x.item #> ${at}) = 'string' then ${safeText(`(x.item #>> ${at})`)} else x.item #>> ${at} end`;
+};
+
 /**
  * The pivot: one row per submission, metadata then one column per answer
  * column. Answers are looked up per submission through the
@@ -48,6 +74,7 @@ export function exportQuery(
   formId: string,
   columns: readonly AnswerColumn[],
   filter: Pick<ExportFilter, 'statuses' | 'since' | 'until' | 'version'>,
+  explode: Explode | null = null,
 ): string {
   const where = [`s.form_id = ${lit(formId)}::uuid`];
   where.push(`s.status in (${filter.statuses.map(lit).join(', ')})`);
@@ -76,12 +103,24 @@ export function exportQuery(
     `case when s.status in ('approved', 'rejected') then ${isoSql('s.decided_at')} end`,
     ...columns.map((_, i) => `a.a${i}`),
   ];
+  // A submission without items keeps one row, its item cells empty.
+  let items = '';
+  if (explode !== null) {
+    const group = `s.data #> ${tokenArray(explode.tokens)}`;
+    items = `left join lateral (
+  select e.value as item, e.n
+  from jsonb_array_elements(case when jsonb_typeof(${group}) = 'array' then ${group} else '[]'::jsonb end)
+    with ordinality as e(value, n)
+) x on true`;
+    select.push('x.n', ...explode.columns.map((c) => itemCell(c.tokens)));
+  }
   return `select ${select.join(',\n       ')}
 from submissions s
 left join users u on u.tenant_id = s.tenant_id and u.id = s.submitted_by
 ${lateral}
+${items}
 where ${where.join('\n  and ')}
-order by s.id`;
+order by s.id${explode === null ? '' : ', x.n'}`;
 }
 
 /** The same query as COPY … TO STDOUT, which PostgreSQL writes as RFC 4180 CSV itself. */

@@ -1,19 +1,27 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileTypeFromFile } from 'file-type';
 import type { ServiceContext } from '../../context.js';
 import { withTransaction } from '../../db/transaction.js';
-import { notFound, unsupportedMediaType, validationFailed } from '../../errors.js';
+import {
+  insufficientStorage,
+  notFound,
+  unsupportedMediaType,
+  validationFailed,
+} from '../../errors.js';
 import { FileAttachment } from '../../models/file-attachment.js';
 import { Form, FormVersion } from '../../models/form.js';
 import { Submission } from '../../models/submission.js';
 import { Tenant } from '../../models/tenant.js';
 import { writeAudit } from '../audit-service.js';
 import { actingUserId, assertPermission, hasPermission } from '../authorization.js';
-import type { DerivedField } from '../forms/schema-mapper.js';
+import { storedMapping } from '../forms/json-schema/stored-mapping.js';
+import { findFileField } from '../forms/typed-responses.js';
 import { PLAN_MAX_FILE_BYTES } from '../plans.js';
+import { contentTypeAccepted } from './content-type-accepted.js';
+import { isDiskFull } from '../../translate-error.js';
 
 export interface UploadedFile {
   /** Temporary path where the upload was streamed (by the HTTP layer). */
@@ -77,15 +85,37 @@ async function sniff(file: string): Promise<string> {
   }
 }
 
-const accepts = (accept: string[], type: string): boolean =>
-  accept.length === 0 ||
-  accept.some(
-    (a) =>
-      a === type ||
-      (a.endsWith('/*') && type.startsWith(a.slice(0, -1))) ||
-      // CSV has no magic bytes: it sniffs as plain text.
-      (a === 'text/csv' && type === 'text/plain'),
-  );
+/** Where uploads are received, one directory per request: inside STORAGE_DIR, so storing is a link. */
+export const uploadTempRoot = (storageDir: string): string => path.join(storageDir, '.tmp');
+
+/**
+ * Puts the bytes at `destination` all at once or not at all: a hard link from
+ * the temporary file (same filesystem), else a copy to a sibling name that is
+ * then linked. Content-addressed, so an existing destination already holds
+ * these bytes. A full disk is INSUFFICIENT_STORAGE, with nothing partial kept.
+ */
+async function storeContent(source: string, destination: string): Promise<void> {
+  const ignoreExisting = (err: NodeJS.ErrnoException): void => {
+    if (err.code !== 'EEXIST') throw err;
+  };
+  try {
+    await fs.mkdir(path.dirname(destination), { recursive: true });
+    try {
+      await fs.link(source, destination).catch(ignoreExisting);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+      const partial = `${destination}.${randomUUID()}.partial`;
+      try {
+        await fs.copyFile(source, partial, fs.constants.COPYFILE_EXCL);
+        await fs.link(partial, destination).catch(ignoreExisting);
+      } finally {
+        await fs.rm(partial, { force: true });
+      }
+    }
+  } catch (err) {
+    throw isDiskFull(err) ? insufficientStorage() : err;
+  }
+}
 
 /** Uploads (content-addressed under STORAGE_DIR, type sniffed) and downloads. */
 export class FileService {
@@ -105,7 +135,9 @@ export class FileService {
   /**
    * Stores an uploaded file. With a form and field, its sniffed type must be
    * one the field accepts (415 otherwise); without, an unrecognisable binary is
-   * refused. Throws VALIDATION_FAILED for a field that is not a file field.
+   * refused. Throws VALIDATION_FAILED for a field that is not a file field,
+   * INSUFFICIENT_STORAGE (507) when the disk is full (no file, no row kept).
+   * The file belongs to its uploader until a submission of theirs claims it.
    */
   async upload(file: UploadedFile, target: { formId?: string; field?: string }): Promise<FileDto> {
     assertPermission(this.ctx, 'files.create');
@@ -119,15 +151,15 @@ export class FileService {
         const version = await FormVersion.query(tx.trx)
           .where({ form_id: form.id, version: form.current_version })
           .first();
-        const fields = (version?.fields as { fields: DerivedField[] } | undefined)?.fields ?? [];
-        const field = fields.find((f) => f.path === target.field || f.key === target.field);
-        if (field === undefined || field.type !== 'file') {
+        const { tree } = storedMapping(version?.fields);
+        const field = target.field === undefined ? undefined : findFileField(tree, target.field);
+        if (field === undefined) {
           throw validationFailed('The form has no such file field', [
             { path: 'field', message: 'is not a file field of the form' },
           ]);
         }
         const accept = ((field.validation ?? {})['accept'] as string[] | undefined) ?? [];
-        if (!accepts(accept, type)) {
+        if (!contentTypeAccepted(accept, type)) {
           throw unsupportedMediaType(
             `The file is ${type}; this field accepts ${accept.join(', ')}`,
           );
@@ -137,14 +169,7 @@ export class FileService {
       }
       const tenantId = this.ctx.db.scope.kind === 'tenant' ? this.ctx.db.scope.tenantId : 'system';
       const storageKey = `${tenantId}/${sha256.slice(0, 2)}/${sha256}`;
-      const destination = path.join(this.storageDir, storageKey);
-      await fs.mkdir(path.dirname(destination), { recursive: true });
-      // Content-addressed: the same bytes are stored once per tenant.
-      await fs
-        .copyFile(file.tempPath, destination, fs.constants.COPYFILE_EXCL)
-        .catch((err: NodeJS.ErrnoException) => {
-          if (err.code !== 'EEXIST') throw err;
-        });
+      await storeContent(file.tempPath, path.join(this.storageDir, storageKey));
       const row = await FileAttachment.query(tx.trx)
         .insert({
           name: cleanFileName(file.originalName),

@@ -8,6 +8,7 @@ import { User } from '../../models/user.js';
 import { validate } from '../../validation.js';
 import { writeAudit } from '../audit-service.js';
 import { actingUserId, assertPermission } from '../authorization.js';
+import { assignmentCreatedEmail } from '../email/templates.js';
 import { enqueueEmails } from '../outbox-service.js';
 import { paginate, type Page, type PageQuery } from '../pagination.js';
 
@@ -90,17 +91,15 @@ export class AssignmentService {
             input.due_at === undefined || input.due_at === null ? null : new Date(input.due_at),
         })
         .returning('*');
-      const due =
-        assignment.due_at === null ? '' : `\nIt is due by ${assignment.due_at.toISOString()}.`;
       await enqueueEmails(tx, [
-        {
-          kind: 'assignment.created',
-          to: [assignee.email],
-          subject: `Please fill in: ${form.title}`,
-          text: `You have been asked to fill in "${form.title}".${due}\n\n${this.publicUrl}/forms/${form.id}\n`,
-          relatedType: 'form_assignment',
-          relatedId: assignment.id,
-        },
+        assignmentCreatedEmail({
+          to: assignee.email,
+          publicUrl: this.publicUrl,
+          formId: form.id,
+          formTitle: form.title,
+          dueAt: assignment.due_at,
+          assignmentId: assignment.id,
+        }),
       ]);
       const dto = toDto(assignment, form);
       await writeAudit(tx, this.ctx, {

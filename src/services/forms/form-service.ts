@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import { withDb, type ServiceContext } from '../../context.js';
-import { withTransaction, type TxHandle } from '../../db/transaction.js';
+import { withRollback, withTransaction, type TxHandle } from '../../db/transaction.js';
 import { conflict, notFound } from '../../errors.js';
 import { Form, FormField, FormVersion, type FormStatus } from '../../models/form.js';
 import { Submission } from '../../models/submission.js';
@@ -9,9 +9,16 @@ import { validate } from '../../validation.js';
 import { writeAudit } from '../audit-service.js';
 import { actingUserId, assertPermission } from '../authorization.js';
 import { paginate, type Page, type PageQuery } from '../pagination.js';
+import { assertIfMatch } from '../etag.js';
 import { assertWithinPlanLimit } from '../plan-limit-guard.js';
 import { resolveApprovalPolicy, type ApprovalPolicy } from './approval-policy.js';
-import { mapSchema, type DerivedField, type MappedSchema } from './schema-mapper.js';
+import { mapSchema } from './json-schema/map-schema.js';
+import {
+  storedMapping,
+  toStoredMapping,
+  type StoredMapping,
+} from './json-schema/stored-mapping.js';
+import type { DerivedField, FieldNode, MappedSchema } from './json-schema/types.js';
 
 export const FORM_KEY_PATTERN = '^[a-z0-9][a-z0-9_-]{0,99}$';
 
@@ -56,7 +63,10 @@ export interface FormSummaryDto {
 export interface FormDto extends FormSummaryDto {
   /** The schema being edited, or the current version's when nothing is pending. */
   json_schema: Record<string, unknown>;
+  /** Every answer outside repeating groups, with its JSON pointer (the flat list). */
   fields: DerivedField[];
+  /** The fields as a tree: groups, repeating groups, alternatives, maps. */
+  tree: FieldNode[];
   steps: MappedSchema['steps'];
   approval_policy: ApprovalPolicy | null;
   public_token: string | null;
@@ -70,12 +80,7 @@ export interface FormVersionDto {
   published_by: string | null;
   json_schema: Record<string, unknown>;
   fields: DerivedField[];
-}
-
-interface StoredMapping {
-  fields: DerivedField[];
-  steps: MappedSchema['steps'];
-  draft: MappedSchema['draft'];
+  tree: FieldNode[];
 }
 
 const summary = (form: Form): FormSummaryDto => ({
@@ -91,11 +96,11 @@ const summary = (form: Form): FormSummaryDto => ({
   updated_at: form.updated_at.toISOString(),
 });
 
-const stored = (mapped: MappedSchema): StoredMapping => ({
-  fields: mapped.fields,
-  steps: mapped.steps,
-  draft: mapped.draft,
-});
+/** What withCurrentVersion adds to a form row. */
+interface CurrentVersionColumns {
+  current_schema: FormVersion['json_schema'] | null;
+  current_fields: FormVersion['fields'];
+}
 
 /** Forms, their drafts and immutable published versions. */
 export class FormService {
@@ -113,16 +118,33 @@ export class FormService {
 
   async get(id: string): Promise<FormDto> {
     assertPermission(this.ctx, 'forms.read');
-    return withTransaction(this.ctx.db, async (tx) => this.represent(tx, await this.load(tx, id)));
+    return withTransaction(this.ctx.db, async (tx) => {
+      const form = await this.withCurrentVersion(tx).where('forms.id', id).first();
+      if (form === undefined) throw notFound('Form', id);
+      return this.represent(tx, form);
+    });
   }
 
   async getByKey(key: string): Promise<FormDto> {
     assertPermission(this.ctx, 'forms.read');
     return withTransaction(this.ctx.db, async (tx) => {
-      const form = await Form.query(tx.trx).where('key', key).first();
+      const form = await this.withCurrentVersion(tx).where('forms.key', key).first();
       if (form === undefined) throw notFound('Form', key);
       return this.represent(tx, form);
     });
+  }
+
+  /** Forms with, when they have no draft, their current version's schema and mapping: one statement. */
+  private withCurrentVersion(tx: TxHandle) {
+    return Form.query(tx.trx)
+      .select('forms.*', 'v.json_schema as current_schema', 'v.fields as current_fields')
+      .leftJoin('form_versions as v', (join) =>
+        join
+          .on('v.tenant_id', 'forms.tenant_id')
+          .andOn('v.form_id', 'forms.id')
+          .andOn('v.version', 'forms.current_version')
+          .andOnNull('forms.draft_schema'),
+      );
   }
 
   /**
@@ -149,7 +171,7 @@ export class FormService {
           description: input.description ?? null,
           status: 'draft',
           draft_schema: input.json_schema,
-          draft_fields: stored(mapped),
+          draft_fields: toStoredMapping(mapped),
           approval_policy: policy,
           created_by: actingUserId(this.ctx) ?? null,
         })
@@ -174,19 +196,22 @@ export class FormService {
    * Edits a form. A new schema becomes (or replaces) the pending draft; the
    * published version stays current until the next publish.
    */
-  async update(id: string, raw: unknown): Promise<FormDto> {
+  /** `ifMatch`: the If-Match header; the edit applies only to the representation it names (412). */
+  async update(id: string, raw: unknown, options: { ifMatch?: string } = {}): Promise<FormDto> {
     assertPermission(this.ctx, 'forms.update');
     const input = validate(FormUpdate, raw, 'Form');
     const mapped = input.json_schema === undefined ? undefined : mapSchema(input.json_schema);
     return withTransaction(this.ctx.db, async (tx) => {
       const form = await this.load(tx, id, true);
+      if (options.ifMatch !== undefined)
+        assertIfMatch(options.ifMatch, await this.represent(tx, form));
       if (form.status === 'archived') throw conflict('The form is archived');
       const patch: Partial<Form> = { updated_at: new Date() };
       if (input.title !== undefined) patch.title = input.title;
       if (input.description !== undefined) patch.description = input.description;
       if (input.json_schema !== undefined && mapped !== undefined) {
         patch.draft_schema = input.json_schema;
-        patch.draft_fields = stored(mapped);
+        patch.draft_fields = toStoredMapping(mapped);
       }
       if (input.approval_policy !== undefined) {
         patch.approval_policy =
@@ -224,27 +249,18 @@ export class FormService {
     publish: boolean;
     dryRun: boolean;
   }): Promise<FormDto> {
-    class DryRun {
-      constructor(readonly form: FormDto) {}
-    }
-    try {
-      return await withTransaction(this.ctx.db, async (tx) => {
-        const forms = new FormService(withDb(this.ctx, tx));
-        let form = await forms.create({
-          key: input.key,
-          title: input.title,
-          ...(input.description === undefined ? {} : { description: input.description }),
-          json_schema: input.schema,
-          ...(input.approvalPolicy === undefined ? {} : { approval_policy: input.approvalPolicy }),
-        });
-        if (input.publish) form = await forms.publish(form.id);
-        if (input.dryRun) throw new DryRun(form);
-        return form;
+    const work = async (tx: TxHandle): Promise<FormDto> => {
+      const forms = new FormService(withDb(this.ctx, tx));
+      const form = await forms.create({
+        key: input.key,
+        title: input.title,
+        ...(input.description === undefined ? {} : { description: input.description }),
+        json_schema: input.schema,
+        ...(input.approvalPolicy === undefined ? {} : { approval_policy: input.approvalPolicy }),
       });
-    } catch (err) {
-      if (err instanceof DryRun) return err.form;
-      throw err;
-    }
+      return input.publish ? forms.publish(form.id) : form;
+    };
+    return input.dryRun ? withRollback(this.ctx.db, work) : withTransaction(this.ctx.db, work);
   }
 
   /** Freezes the pending draft as the next immutable version. Throws CONFLICT when nothing is pending. */
@@ -255,7 +271,7 @@ export class FormService {
       if (form.status === 'archived') throw conflict('The form is archived');
       if (form.draft_schema === null)
         throw conflict('Nothing to publish: the form has no pending changes');
-      const mapping = form.draft_fields as StoredMapping;
+      const mapping = storedMapping(form.draft_fields);
       const versionNumber = (form.current_version ?? 0) + 1;
       const version = await FormVersion.query(tx.trx)
         .insert({
@@ -285,6 +301,7 @@ export class FormService {
             position: f.position,
             step: f.step,
             condition: f.condition,
+            required_when: f.required_when,
           })),
         );
       }
@@ -320,7 +337,7 @@ export class FormService {
         published_at: v.published_at.toISOString(),
         published_by: v.published_by,
         json_schema: v.json_schema,
-        fields: (v.fields as StoredMapping).fields,
+        ...(({ fields, tree }) => ({ fields, tree }))(storedMapping(v.fields)),
       }));
     });
   }
@@ -378,20 +395,29 @@ export class FormService {
     });
   }
 
-  private async represent(tx: TxHandle, form: Form): Promise<FormDto> {
+  /** The form's DTO; its current version is read unless withCurrentVersion joined it already. */
+  private async represent(
+    tx: TxHandle,
+    form: Form & Partial<CurrentVersionColumns>,
+  ): Promise<FormDto> {
     let schema = form.draft_schema;
-    let mapping = form.draft_fields as StoredMapping | null;
-    if (schema === null && form.current_version !== null) {
+    let mapping: StoredMapping | null =
+      form.draft_fields === null ? null : storedMapping(form.draft_fields);
+    if (schema === null && form.current_schema !== undefined && form.current_schema !== null) {
+      schema = form.current_schema;
+      mapping = form.current_fields === undefined ? null : storedMapping(form.current_fields);
+    } else if (schema === null && form.current_version !== null) {
       const version = await FormVersion.query(tx.trx)
         .where({ form_id: form.id, version: form.current_version })
         .first();
       schema = version?.json_schema ?? null;
-      mapping = (version?.fields as StoredMapping | undefined) ?? null;
+      mapping = version === undefined ? null : storedMapping(version.fields);
     }
     return {
       ...summary(form),
       json_schema: schema ?? {},
       fields: mapping?.fields ?? [],
+      tree: mapping?.tree ?? [],
       steps: mapping?.steps ?? [],
       approval_policy: (form.approval_policy as ApprovalPolicy | null) ?? null,
       public_token: form.public_token,

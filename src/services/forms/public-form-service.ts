@@ -23,7 +23,7 @@ export const PublicSubmissionInput = Type.Object(
 
 export type PublicFormDto = Pick<
   FormDto,
-  'id' | 'title' | 'description' | 'json_schema' | 'fields' | 'steps' | 'current_version'
+  'id' | 'title' | 'description' | 'json_schema' | 'fields' | 'tree' | 'steps' | 'current_version'
 >;
 
 /** Forms reached by a public link: no login, rate limited per IP and link, revocable. */
@@ -46,6 +46,7 @@ export class PublicFormService {
       description: form.description,
       json_schema: form.json_schema,
       fields: form.fields,
+      tree: form.tree,
       steps: form.steps,
       current_version: form.current_version,
     };

@@ -1,9 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { ServiceContext } from '../../context.js';
-import { tenantSql } from '../../db/scoped-sql.js';
 import { withTransaction, type TxHandle } from '../../db/transaction.js';
-import { conflict, forbidden, notFound, validationFailed, type FieldError } from '../../errors.js';
-import { FileAttachment } from '../../models/file-attachment.js';
+import { conflict, forbidden, notFound, validationFailed } from '../../errors.js';
 import { Form, FormVersion } from '../../models/form.js';
 import { FormAssignment } from '../../models/form-assignment.js';
 import { Submission, SubmissionResponse, type SubmissionStatus } from '../../models/submission.js';
@@ -11,10 +9,12 @@ import { validate } from '../../validation.js';
 import { writeAudit } from '../audit-service.js';
 import { actingUserId, assertPermission, hasPermission } from '../authorization.js';
 import { paginate, type Page, type PageQuery } from '../pagination.js';
-import type { DerivedField, MappedSchema } from './schema-mapper.js';
+import { storedMapping, type StoredMapping } from './json-schema/stored-mapping.js';
 import { ValidatorCache } from './submission-validator.js';
-import { readPointer, typedResponses, withoutHiddenAnswers } from './typed-responses.js';
+import { fileAnswers, readPointer, typedResponses } from './typed-responses.js';
 import { startWorkflow } from '../approvals/workflow.js';
+import { claimAttachments } from './claim-attachments.js';
+import { assertIfMatch } from '../etag.js';
 
 const Data = Type.Object({}, { additionalProperties: true });
 
@@ -51,8 +51,7 @@ export interface SubmissionDto {
 
 interface PinnedVersion {
   version: FormVersion;
-  fields: DerivedField[];
-  draft: MappedSchema['draft'];
+  mapping: StoredMapping;
 }
 
 export const toSubmissionDto = (s: Submission): SubmissionDto => ({
@@ -93,7 +92,8 @@ export class SubmissionService {
   /**
    * Starts a submission on the form's current version, as a draft or submitted
    * at once. Throws CONFLICT (form not published/archived), VALIDATION_FAILED
-   * with the JSON pointer of each failing answer.
+   * with the JSON pointer of each failing answer — a file answer included, when
+   * it names a file the actor did not upload or another submission holds.
    */
   async create(
     formId: string,
@@ -111,9 +111,9 @@ export class SubmissionService {
         );
       }
       const pinned = await this.pinned(tx, form.id, form.current_version);
-      const data = withoutHiddenAnswers(pinned.fields, input.data);
+      // Stored exactly as sent: the schema judges it, nothing is dropped or added.
+      const data = input.data;
       this.check(pinned, data, input.submit === true);
-      await this.checkAttachments(tx, pinned.fields, data);
       const now = new Date();
       const submission = await Submission.query(tx.trx)
         .insert({
@@ -126,7 +126,7 @@ export class SubmissionService {
           submitted_at: input.submit === true ? now : null,
         })
         .returning('*');
-      await this.storeResponses(tx, submission.id, pinned.fields, data);
+      await this.storeResponses(tx, submission.id, pinned.mapping, data);
       if (input.submit === true) {
         await this.completeAssignments(tx, form.id, submission.id);
         await startWorkflow(tx, submission, 'draft');
@@ -142,25 +142,32 @@ export class SubmissionService {
     });
   }
 
-  /** Merges answers into a draft (or a submission sent back for changes). Only its submitter may. */
-  async update(id: string, raw: unknown): Promise<SubmissionDto> {
+  /**
+   * Merges answers into a draft (or a submission sent back for changes). Only
+   * its submitter may. Its own files stay claimed; a file no longer named is
+   * released to its uploader. Throws VALIDATION_FAILED as create does.
+   */
+  async update(
+    id: string,
+    raw: unknown,
+    options: { ifMatch?: string } = {},
+  ): Promise<SubmissionDto> {
     assertPermission(this.ctx, 'submissions.create');
     const input = validate(SubmissionPatch, raw, 'Submission');
     return withTransaction(this.ctx.db, async (tx) => {
       const submission = await this.loadOwn(tx, id);
+      assertIfMatch(options.ifMatch, toSubmissionDto(submission));
       if (submission.status !== 'draft' && submission.status !== 'changes_requested') {
         throw conflict(`The submission is ${submission.status}; only drafts can be edited`);
       }
       const pinned = await this.pinned(tx, submission.form_id, submission.form_version);
-      const merged = mergePatch(submission.data, input.data) as Record<string, unknown>;
-      const data = withoutHiddenAnswers(pinned.fields, merged);
+      const data = mergePatch(submission.data, input.data) as Record<string, unknown>;
       this.check(pinned, data, false);
-      await this.checkAttachments(tx, pinned.fields, data);
       const [updated] = await Submission.query(tx.trx)
         .patch({ data, updated_at: new Date() })
         .where('id', id)
         .returning('*');
-      await this.storeResponses(tx, id, pinned.fields, data);
+      await this.storeResponses(tx, id, pinned.mapping, data);
       // Which answers changed, not the answers themselves.
       await writeAudit(tx, this.ctx, {
         action: 'submissions.update',
@@ -236,7 +243,8 @@ export class SubmissionService {
   }
 
   private check(pinned: PinnedVersion, data: Record<string, unknown>, full: boolean): void {
-    const validateFn = validators.get(pinned.version.id, pinned.version.json_schema, pinned.draft);
+    const { version, mapping } = pinned;
+    const validateFn = validators.get(version.id, version.json_schema, mapping.draft);
     let errors = validateFn(data);
     // A draft may be incomplete: only answers that are there must be right.
     if (!full) errors = errors.filter((e) => readPointer(data, e.path) !== undefined);
@@ -248,51 +256,22 @@ export class SubmissionService {
     }
   }
 
-  /** File answers must name attachments of this tenant (ids of another tenant are simply not found). */
-  private async checkAttachments(
-    tx: TxHandle,
-    fields: DerivedField[],
-    data: unknown,
-  ): Promise<void> {
-    const refs = fields
-      .filter((f) => f.type === 'file')
-      .map((f) => ({ path: f.path, id: readPointer(data, f.path) }))
-      .filter((r): r is { path: string; id: string } => typeof r.id === 'string');
-    if (refs.length === 0) return;
-    const found = await FileAttachment.query(tx.trx)
-      .whereIn(
-        'id',
-        refs.map((r) => r.id),
-      )
-      .select('id');
-    const known = new Set(found.map((f) => f.id));
-    const errors: FieldError[] = refs
-      .filter((r) => !known.has(r.id))
-      .map((r) => ({ path: r.path, message: 'no such file' }));
-    if (errors.length > 0) throw validationFailed('A file answer names no uploaded file', errors);
-  }
-
+  /**
+   * Replaces the typed answers. Their file ids are claimed first (see
+   * claimAttachments): only the submitter's own files no other submission holds.
+   */
   private async storeResponses(
     tx: TxHandle,
     submissionId: string,
-    fields: DerivedField[],
+    mapping: StoredMapping,
     data: unknown,
   ): Promise<void> {
+    const rows = typedResponses(mapping.fields, data);
+    await claimAttachments(tx, this.ctx, submissionId, fileAnswers(mapping.tree, data));
     await SubmissionResponse.query(tx.trx).delete().where('submission_id', submissionId);
-    const rows = typedResponses(fields, data);
     if (rows.length > 0) {
       await SubmissionResponse.query(tx.trx).insert(
         rows.map((r) => ({ ...r, submission_id: submissionId })),
-      );
-    }
-    const files = rows.filter((r) => r.file_attachment_id !== null);
-    if (files.length > 0) {
-      // One statement links every file answer to its submission and field.
-      await tenantSql(
-        tx,
-        `update file_attachments a set submission_id = ?, field_path = x.path
-         from unnest(?::uuid[], ?::text[]) as x(id, path) where a.id = x.id`,
-        [submissionId, files.map((f) => f.file_attachment_id), files.map((f) => f.path)],
       );
     }
   }
@@ -334,8 +313,7 @@ export class SubmissionService {
   private async pinned(tx: TxHandle, formId: string, version: number): Promise<PinnedVersion> {
     const row = await FormVersion.query(tx.trx).where({ form_id: formId, version }).first();
     if (row === undefined) throw notFound('Form version', `${formId}@${version}`);
-    const mapping = row.fields as { fields: DerivedField[]; draft: MappedSchema['draft'] };
-    return { version: row, fields: mapping.fields, draft: mapping.draft };
+    return { version: row, mapping: storedMapping(row.fields) };
   }
 
   private async loadOwn(tx: TxHandle, id: string): Promise<Submission> {

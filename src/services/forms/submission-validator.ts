@@ -1,83 +1,80 @@
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { FieldError } from '../../errors.js';
-import { childPointer, displayPointer, getAtPointer } from './json-pointer.js';
-import { compileFormSchema } from './schema-ajv.js';
-import type { Draft } from './schema-keywords.js';
-import { hasValue } from './schema-mapper.js';
+import { childPointer, displayPointer } from './json-pointer.js';
+import { compileFormSchema } from './json-schema/form-ajv.js';
+import type { Draft } from './json-schema/types.js';
 
 /** Checks a submission's data; each problem at the JSON pointer of the answer concerned. */
 export type SubmissionValidator = (data: unknown) => FieldError[];
 
 /**
  * Compiles an imported form schema (already accepted by mapSchema) into a submission
- * validator. Each compilation gets its own Ajv, so no schema `$id` of one form can collide with
- * or be referenced from another; patterns run on RE2; nothing is ever fetched.
+ * validator: Ajv of the schema's draft decides, and nothing else. Each compilation gets its
+ * own Ajv, so no schema `$id` of one form can collide with or be referenced from another;
+ * patterns run on RE2; nothing is ever fetched.
  */
 export function compileSubmissionValidator(schema: object, draft: Draft): SubmissionValidator {
   const validate: ValidateFunction = compileFormSchema(schema, draft);
-  return (data) => (validate(data) ? [] : answerErrors(validate.errors ?? [], data));
+  return (data) => (validate(data) ? [] : answerErrors(validate.errors ?? []));
 }
 
 const MISSING = new Set(['required', 'dependentRequired', 'dependencies']);
-const DEPENDENT_SCHEMA = /\/(?:dependentSchemas|dependencies)\/([^/]+)\/required$/;
 
-/** Ajv's errors as answer pointers and messages a form user can act on, without repeats. */
-function answerErrors(errors: ErrorObject[], data: unknown): FieldError[] {
-  const meaningful = errors.filter((e) => !isBranchOf(e, errors));
+/**
+ * Ajv's errors as answer pointers and messages a form user can act on, without repeats. Only
+ * the wording and the choice of errors to show change: whether data is valid is Ajv's answer.
+ */
+function answerErrors(errors: ErrorObject[]): FieldError[] {
+  const shown = errors.filter((e) => !isHiddenBranchError(e, errors));
   // "must match then schema" only repeats the errors of the branch, listed already.
-  const withoutIf = meaningful.filter((e) => e.keyword !== 'if');
+  const withoutIf = shown.filter((e) => e.keyword !== 'if');
   const out = new Map<string, FieldError>();
-  for (const error of withoutIf.length > 0 ? withoutIf : meaningful) {
-    if (triggeredByEmptyAnswer(error, data)) continue;
+  for (const error of withoutIf.length > 0 ? withoutIf : shown) {
     const described = describe(error);
     out.set(`${described.path}\n${described.message}`, described);
   }
   return [...out.values()];
 }
 
-/** A failed alternative of a oneOf/anyOf choice list: the list's own error says it better. */
-const isBranchOf = (error: ErrorObject, errors: ErrorObject[]): boolean =>
-  errors.some(
-    (other) =>
-      (other.keyword === 'oneOf' || other.keyword === 'anyOf') &&
-      other.instancePath === error.instancePath &&
-      error.schemaPath.startsWith(`${other.schemaPath}/`),
-  );
-
-/**
- * Ajv applies dependentRequired/dependentSchemas as soon as the property exists; the product
- * shows the dependent fields only once it has a value (isFieldShown), so an empty answer ('',
- * null, []) must not make hidden fields required.
- */
-function triggeredByEmptyAnswer(error: ErrorObject, data: unknown): boolean {
-  let trigger: string | undefined;
-  if (error.keyword === 'dependentRequired' || error.keyword === 'dependencies') {
-    trigger = childPointer(
-      error.instancePath,
-      String((error.params as { property: string }).property),
-    );
-  } else if (error.keyword === 'required') {
-    const token = DEPENDENT_SCHEMA.exec(error.schemaPath)?.[1];
-    // Ajv writes schema paths URI-encoded, so the token decodes to a JSON pointer token.
-    if (token !== undefined) trigger = `${error.instancePath}/${safeDecode(token)}`;
-  }
-  return trigger !== undefined && !hasValue(getAtPointer(data, trigger).value);
+/** The alternative of a failed oneOf/anyOf an error belongs to, by its schema path. */
+function branchOf(error: ErrorObject, list: ErrorObject): number | null {
+  const prefix = `${list.schemaPath}/`;
+  if (!error.schemaPath.startsWith(prefix)) return null;
+  if (!error.instancePath.startsWith(list.instancePath)) return null;
+  return Number(error.schemaPath.slice(prefix.length).split('/')[0]);
 }
 
-const safeDecode = (token: string): string => {
-  try {
-    return decodeURIComponent(token);
-  } catch {
-    return token;
+/**
+ * Of a failed oneOf/anyOf, the list's own error says it for choices (every alternative failing
+ * at the answer itself). For sub-forms, the errors of the alternative that came closest (the
+ * fewest errors; all of them on a tie) are shown, and those of the others, which would contradict them, are not.
+ */
+function isHiddenBranchError(error: ErrorObject, errors: ErrorObject[]): boolean {
+  for (const list of errors) {
+    if (list.keyword !== 'oneOf' && list.keyword !== 'anyOf') continue;
+    const branch = branchOf(error, list);
+    if (branch === null) continue;
+    const inList = errors.filter((e) => branchOf(e, list) !== null);
+    if (inList.every((e) => e.instancePath === list.instancePath && e.keyword !== 'required')) {
+      return true;
+    }
+    const counts = new Map<number, number>();
+    for (const e of inList) {
+      const b = branchOf(e, list)!;
+      counts.set(b, (counts.get(b) ?? 0) + 1);
+    }
+    // Alternatives that came equally close are all shown: neither is more likely meant.
+    if (counts.get(branch) !== Math.min(...counts.values())) return true;
   }
-};
+  return false;
+}
 
 function describe(error: ErrorObject): FieldError {
   const params = error.params as Record<string, unknown>;
   const at = (property: unknown): string => childPointer(error.instancePath, String(property));
   if (MISSING.has(error.keyword)) {
     const because =
-      error.keyword === 'required' ? '' : ` when "${String(params.property)}" has a value`;
+      error.keyword === 'required' ? '' : ` when "${String(params.property)}" is present`;
     return { path: at(params.missingProperty), message: `is required${because}` };
   }
   if (error.keyword === 'additionalProperties') {

@@ -3,31 +3,20 @@ import { CURRENT_TENANT_SQL, systemScope, tenantScope } from '../../db/scope.js'
 import { tenantSql } from '../../db/scoped-sql.js';
 import { withTransaction, type TxHandle } from '../../db/transaction.js';
 import { Tenant } from '../../models/tenant.js';
+import { approvalApproverEmails, awaitsDecision, isOverdue } from '../approvals/approval-rules.js';
 import {
   approvalEscalationEmail,
   approvalReminderEmail,
   assignmentEscalationEmail,
   assignmentReminderEmail,
-} from '../approvals/email-templates.js';
-import {
-  buildAuditInsert,
-  jobAuditContext,
-  sqlText,
-  type AuditActorContext,
-} from '../build-audit-insert.js';
+} from '../email/templates.js';
+import { buildAuditInsert, sqlText, type AuditActorContext } from '../build-audit-insert.js';
 import { fillTemplate, isoSql, MARK } from '../email/sql-templates.js';
 import type { OutgoingEmail } from '../outbox-service.js';
 
 /** How often an overdue item is reminded, and after how long overdue it is escalated (once). */
 export const REMINDER_INTERVAL_HOURS = 24;
 export const ESCALATE_AFTER_HOURS = 72;
-
-/** Tenants reminded at once by one job run (each on its own pooled connection). */
-export const TENANT_CONCURRENCY = 2;
-
-/** The actor labels of reminder audit rows: the jobs that run this service. */
-export const APPROVAL_REMINDERS_JOB = 'approval-reminders';
-export const ASSIGNMENT_REMINDERS_JOB = 'assignment-reminders';
 
 export interface ReminderResult {
   tenants: number;
@@ -52,8 +41,8 @@ const ESCALATION_RECIPIENTS = `array(
 export class ReminderService {
   constructor(private readonly database: Database) {}
 
-  async tenantIds(only?: string): Promise<string[]> {
-    if (only !== undefined) return [only];
+  /** The active tenants, the ones a reminder run goes through. */
+  async tenantIds(): Promise<string[]> {
     return withTransaction({ database: this.database, scope: systemScope }, async (tx) =>
       (await Tenant.query(tx.trx).where('status', 'active').select('id').orderBy('id')).map(
         (t) => t.id,
@@ -61,34 +50,24 @@ export class ReminderService {
     );
   }
 
-  async remindApprovals(onlyTenant?: string): Promise<ReminderResult> {
-    const audit = jobAuditContext(APPROVAL_REMINDERS_JOB);
-    return this.forTenants(onlyTenant, (tx) => this.approvalsInTenant(tx, audit));
+  /** One tenant's overdue approvals; `audit` names the job run in the audit rows. */
+  async remindApprovalsIn(
+    tenantId: string,
+    audit: AuditActorContext,
+  ): Promise<Omit<ReminderResult, 'tenants'>> {
+    return withTransaction({ database: this.database, scope: tenantScope(tenantId) }, (tx) =>
+      this.approvalsInTenant(tx, audit),
+    );
   }
 
-  async remindAssignments(onlyTenant?: string): Promise<ReminderResult> {
-    const audit = jobAuditContext(ASSIGNMENT_REMINDERS_JOB);
-    return this.forTenants(onlyTenant, (tx) => this.assignmentsInTenant(tx, audit));
-  }
-
-  private async forTenants(
-    only: string | undefined,
-    work: (tx: TxHandle) => Promise<{ reminded: number; escalated: number }>,
-  ): Promise<ReminderResult> {
-    const ids = await this.tenantIds(only);
-    const total: ReminderResult = { tenants: ids.length, reminded: 0, escalated: 0 };
-    const queue = [...ids];
-    // A few tenants at a time, each in its own transaction: the statements are
-    // CPU-bound in PostgreSQL, so one connection per core keeps them all busy.
-    const runner = async (): Promise<void> => {
-      for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
-        const r = await withTransaction({ database: this.database, scope: tenantScope(id) }, work);
-        total.reminded += r.reminded;
-        total.escalated += r.escalated;
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(TENANT_CONCURRENCY, ids.length) }, runner));
-    return total;
+  /** One tenant's overdue assignments; `audit` names the job run in the audit rows. */
+  async remindAssignmentsIn(
+    tenantId: string,
+    audit: AuditActorContext,
+  ): Promise<Omit<ReminderResult, 'tenants'>> {
+    return withTransaction({ database: this.database, scope: tenantScope(tenantId) }, (tx) =>
+      this.assignmentsInTenant(tx, audit),
+    );
   }
 
   private async approvalsInTenant(
@@ -109,9 +88,7 @@ export class ReminderService {
     };
     const overdue = `select a.id, a.reminded_at, a.escalated_at from approvals a
       join submissions s on s.id = a.submission_id
-      where a.status = 'pending' and s.status = 'in_review'`;
-    const approvers = `array(select distinct u.email from users u where u.status = 'active' and (u.id = a.assignee_user_id
-      or u.id in (select ur.user_id from user_roles ur where ur.role_id = a.assignee_role_id)) order by u.email)`;
+      where ${awaitsDecision('a', 's')}`;
     const common = {
       table: 'approvals' as const,
       values,
@@ -123,16 +100,16 @@ export class ReminderService {
     };
     const reminded = await this.stampAndEmail(tx, {
       ...common,
-      due: `${overdue} and a.due_at < now() and (a.reminded_at is null or a.reminded_at < now() - make_interval(hours => ?))`,
+      due: `${overdue} and ${isOverdue('a.due_at')} and (a.reminded_at is null or a.reminded_at < now() - make_interval(hours => ?))`,
       hours: REMINDER_INTERVAL_HOURS,
       stamp: 'reminded_at',
-      recipients: approvers,
+      recipients: approvalApproverEmails('a'),
       email: approvalReminderEmail(marks),
       action: 'approvals.remind',
     });
     const escalated = await this.stampAndEmail(tx, {
       ...common,
-      due: `${overdue} and a.escalated_at is null and a.due_at < now() - make_interval(hours => ?)`,
+      due: `${overdue} and a.escalated_at is null and ${isOverdue('a.due_at', '?')}`,
       hours: ESCALATE_AFTER_HOURS,
       stamp: 'escalated_at',
       recipients: ESCALATION_RECIPIENTS,
@@ -161,7 +138,7 @@ export class ReminderService {
     };
     const reminded = await this.stampAndEmail(tx, {
       ...common,
-      due: `${overdue} and a.due_at < now() and (a.reminded_at is null or a.reminded_at < now() - make_interval(hours => ?))`,
+      due: `${overdue} and ${isOverdue('a.due_at')} and (a.reminded_at is null or a.reminded_at < now() - make_interval(hours => ?))`,
       hours: REMINDER_INTERVAL_HOURS,
       stamp: 'reminded_at',
       recipients: `array(select u.email from users u where u.id = a.assignee_id and u.status = 'active')`,
@@ -170,7 +147,7 @@ export class ReminderService {
     });
     const escalated = await this.stampAndEmail(tx, {
       ...common,
-      due: `${overdue} and a.escalated_at is null and a.due_at < now() - make_interval(hours => ?)`,
+      due: `${overdue} and a.escalated_at is null and ${isOverdue('a.due_at', '?')}`,
       hours: ESCALATE_AFTER_HOURS,
       stamp: 'escalated_at',
       recipients: ESCALATION_RECIPIENTS,

@@ -1,6 +1,6 @@
+import { tenantReportEmail } from '../email/templates.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { stringify } from 'csv-stringify/sync';
 import type { ServiceContext } from '../../context.js';
 import type { Database } from '../../db/database.js';
 import { CURRENT_TENANT_SQL, systemScope, tenantScope } from '../../db/scope.js';
@@ -10,7 +10,7 @@ import { notFound, validationFailed } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { Tenant } from '../../models/tenant.js';
 import { writeAudit } from '../audit-service.js';
-import { neutraliseCell } from '../csv-safety.js';
+import { toCsv } from '../csv-safety.js';
 import { enqueueEmails } from '../outbox-service.js';
 
 export const DEFAULT_REPORT_EVERY = '1 week';
@@ -79,34 +79,47 @@ export class TenantReportService {
     });
   }
 
-  /** Reports every tenant whose last report is older than its schedule (or only `onlyTenant`, now). */
-  async runDue(onlyTenant?: string): Promise<ReportResult> {
-    const tenants = await withTransaction(
-      { database: this.database, scope: systemScope },
-      async (tx) =>
-        Tenant.query(tx.trx)
+  /** The active tenants a report run goes through (or only `onlyTenant`, if active). */
+  async activeTenantIds(onlyTenant?: string): Promise<string[]> {
+    return withTransaction({ database: this.database, scope: systemScope }, async (tx) =>
+      (
+        await Tenant.query(tx.trx)
           .where('status', 'active')
           .modify((q) => {
             if (onlyTenant !== undefined) q.where('id', onlyTenant);
-          }),
+          })
+          .select('id')
+          .orderBy('id')
+      ).map((t) => t.id),
     );
-    const result: ReportResult = { tenants: tenants.length, reports: [] };
-    for (const tenant of tenants) {
-      const every = parseEvery(String(tenant.settings['report_every'] ?? DEFAULT_REPORT_EVERY));
-      const report = await withTransaction(
-        { database: this.database, scope: tenantScope(tenant.id) },
-        (tx) => this.reportTenant(tx, tenant, every, onlyTenant !== undefined),
-      );
-      if (report !== undefined) result.reports.push(report);
-    }
-    return result;
   }
 
-  private async reportTenant(
+  /**
+   * Reports the tenant if its last report is older than its schedule (always
+   * when `force`); undefined when it is not due. `actor` (the job) is audited.
+   */
+  async reportTenant(
+    tenantId: string,
+    force: boolean,
+    actor: ServiceContext['actor'],
+  ): Promise<ReportResult['reports'][number] | undefined> {
+    const tenant = await withTransaction(
+      { database: this.database, scope: systemScope },
+      async (tx) => Tenant.query(tx.trx).findById(tenantId),
+    );
+    if (tenant === undefined) throw notFound('Tenant', tenantId);
+    const every = parseEvery(String(tenant.settings['report_every'] ?? DEFAULT_REPORT_EVERY));
+    return withTransaction({ database: this.database, scope: tenantScope(tenant.id) }, (tx) =>
+      this.reportIfDue(tx, tenant, every, force, actor),
+    );
+  }
+
+  private async reportIfDue(
     tx: TxHandle,
     tenant: Tenant,
     everySeconds: number,
     force: boolean,
+    actor: ServiceContext['actor'],
   ): Promise<ReportResult['reports'][number] | undefined> {
     const [last] = await tenantSql<{ at: Date | null }>(
       tx,
@@ -122,10 +135,7 @@ export class TenantReportService {
     }
     const since = new Date(Date.now() - everySeconds * 1000);
     const rows = await this.summary(tx, since);
-    const csv = stringify(
-      [['section', 'form', 'status', 'metric', 'value'], ...rows].map((r) => r.map(neutraliseCell)),
-      { record_delimiter: '\r\n' },
-    );
+    const csv = toCsv([['section', 'form', 'status', 'metric', 'value'], ...rows], '\r\n');
     const [report] = await tenantSql<{ id: string }>(
       tx,
       `insert into exports (tenant_id, kind, params, status, row_count, started_at, finished_at, expires_at)
@@ -150,21 +160,20 @@ export class TenantReportService {
     );
     if (admins.length > 0) {
       await enqueueEmails(tx, [
-        {
-          kind: 'report.tenant',
+        tenantReportEmail({
           to: admins.map((a) => a.email),
-          subject: `Infield report for ${tenant.name} since ${since.toISOString().slice(0, 10)}`,
-          text: `Your Infield summary since ${since.toISOString()} (CSV, also stored as report ${report!.id}):\n\n${csv}`,
-          relatedType: 'report',
-          relatedId: report!.id,
-        },
+          tenantName: tenant.name,
+          since,
+          reportId: report!.id,
+          csv,
+        }),
       ]);
     }
     await writeAudit(
       tx,
       {
         db: { database: this.database, scope: tenantScope(tenant.id) },
-        actor: { type: 'system', job: 'tenant-reports' },
+        actor,
         requestId: `report:${report!.id}`,
         logger: this.logger,
       },
