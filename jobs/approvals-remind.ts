@@ -4,12 +4,7 @@ import {
   ReminderService,
   type ReminderResult,
 } from '../src/services/reminders/reminder-service.js';
-import {
-  failedTenants,
-  forEachTenant,
-  sumResults,
-  type FailedTenants,
-} from '../src/worker/for-each-tenant.js';
+import { forEachTenant, totals, type FailedTenants } from '../src/worker/for-each-tenant.js';
 import type { InfieldJob } from '../src/worker/job-types.js';
 
 /** The job's name, and the actor of its audit rows. */
@@ -40,11 +35,7 @@ export async function remindApprovals(
     run: (id) => service.remindApprovalsIn(id, audit),
     logger,
   });
-  return {
-    tenants: fanOut.tenants,
-    ...sumResults(fanOut.results, ['reminded', 'escalated']),
-    ...failedTenants(fanOut),
-  };
+  return totals(fanOut, ['reminded', 'escalated']);
 }
 
 /** Every 15 minutes: remind overdue approvals (once a day each), escalate long-overdue ones once. */

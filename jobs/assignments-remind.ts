@@ -4,12 +4,7 @@ import {
   ReminderService,
   type ReminderResult,
 } from '../src/services/reminders/reminder-service.js';
-import {
-  failedTenants,
-  forEachTenant,
-  sumResults,
-  type FailedTenants,
-} from '../src/worker/for-each-tenant.js';
+import { forEachTenant, totals, type FailedTenants } from '../src/worker/for-each-tenant.js';
 import type { InfieldJob } from '../src/worker/job-types.js';
 import { REMINDER_TENANT_CONCURRENCY } from './approvals-remind.js';
 
@@ -34,11 +29,7 @@ export async function remindAssignments(
     run: (id) => service.remindAssignmentsIn(id, audit),
     logger,
   });
-  return {
-    tenants: fanOut.tenants,
-    ...sumResults(fanOut.results, ['reminded', 'escalated']),
-    ...failedTenants(fanOut),
-  };
+  return totals(fanOut, ['reminded', 'escalated']);
 }
 
 /** Every 15 minutes: remind overdue assignments (once a day each), escalate long-overdue ones once. */

@@ -2,12 +2,7 @@ import { systemScope } from '../src/db/scope.js';
 import type { Logger } from '../src/logger.js';
 import { jobAuditContext } from '../src/services/build-audit-insert.js';
 import { MaintenanceService, type CleanupResult } from '../src/services/maintenance-service.js';
-import {
-  failedTenants,
-  forEachTenant,
-  sumResults,
-  type FailedTenants,
-} from '../src/worker/for-each-tenant.js';
+import { forEachTenant, totals, type FailedTenants } from '../src/worker/for-each-tenant.js';
 import type { InfieldJob } from '../src/worker/job-types.js';
 
 /** The job's name, and the actor of its audit rows. */
@@ -25,16 +20,12 @@ export async function cleanupTenants(
     run: (id) => service.cleanupTenant(id),
     logger,
   });
-  return {
-    tenants: fanOut.tenants,
-    ...sumResults(fanOut.results, [
-      'refresh_tokens_deleted',
-      'idempotency_keys_deleted',
-      'exports_expired',
-      'emails_deleted',
-    ]),
-    ...failedTenants(fanOut),
-  };
+  return totals(fanOut, [
+    'refresh_tokens_deleted',
+    'idempotency_keys_deleted',
+    'exports_expired',
+    'emails_deleted',
+  ]);
 }
 
 /** Hourly: expired refresh tokens, expired export files, old sent emails — tenant by tenant. */

@@ -4,12 +4,7 @@ import {
   OutboxDeliveryService,
   type DeliveryResult,
 } from '../src/services/email/outbox-delivery-service.js';
-import {
-  failedTenants,
-  forEachTenant,
-  sumResults,
-  type FailedTenants,
-} from '../src/worker/for-each-tenant.js';
+import { forEachTenant, totals, type FailedTenants } from '../src/worker/for-each-tenant.js';
 import type { InfieldJob } from '../src/worker/job-types.js';
 
 /** The job's name, and the actor of its audit rows. */
@@ -33,11 +28,7 @@ export async function deliverEmails(
     run: (id) => service.deliverTenant(id, audit),
     logger,
   });
-  return {
-    tenants: fanOut.tenants,
-    ...sumResults(fanOut.results, ['sent', 'retrying', 'failed']),
-    ...failedTenants(fanOut),
-  };
+  return totals(fanOut, ['sent', 'retrying', 'failed']);
 }
 
 /** Every 30 seconds: drain the email outbox, tenant by tenant. */

@@ -4,12 +4,7 @@ import {
   ExportRunner,
   type ExportRunResult,
 } from '../src/services/exports/background-export-service.js';
-import {
-  failedTenants,
-  forEachTenant,
-  sumResults,
-  type FailedTenants,
-} from '../src/worker/for-each-tenant.js';
+import { forEachTenant, totals, type FailedTenants } from '../src/worker/for-each-tenant.js';
 import type { InfieldJob } from '../src/worker/job-types.js';
 
 /** The job's name, and the actor of its audit rows. */
@@ -33,11 +28,7 @@ export async function runExports(
     run: (id) => runner.runTenant(id, audit),
     logger,
   });
-  return {
-    tenants: fanOut.tenants,
-    ...sumResults(fanOut.results, ['done', 'failed']),
-    ...failedTenants(fanOut),
-  };
+  return totals(fanOut, ['done', 'failed']);
 }
 
 /** Every 15 seconds: run queued background exports (POST /exports), tenant by tenant. */

@@ -79,6 +79,17 @@ export function sumResults<K extends string>(
 }
 
 /**
+ * A counting job's result: how many tenants ran, the sum of each counter over those that
+ * succeeded, and the failure fields when some did not.
+ */
+export function totals<K extends string>(
+  fanOut: TenantFanOut<Record<K, number>>,
+  keys: readonly K[],
+): { tenants: number } & Record<K, number> & FailedTenants {
+  return { tenants: fanOut.tenants, ...sumResults(fanOut.results, keys), ...failedTenants(fanOut) };
+}
+
+/**
  * A run in which some tenants failed is a failed run, once every tenant had its turn: the
  * worker counts and retries it (the jobs are safe to run again), `jobs:run` exits non-zero.
  */

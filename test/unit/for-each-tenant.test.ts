@@ -4,6 +4,7 @@ import {
   failureOf,
   forEachTenant,
   sumResults,
+  totals,
   type TenantErrorLogger,
 } from '../../src/worker/for-each-tenant.js';
 
@@ -149,5 +150,17 @@ describe('forEachTenant', () => {
     expect(failure?.code).to.equal('TENANTS_FAILED');
     expect(failure?.message).to.match(/^1 of 3 tenants failed \(b\)/);
     expect(failure?.extensions).to.deep.equal({ failed_tenant_ids: ['b'] });
+  });
+
+  it('totals a counting job: the sums of the tenants that ran, failure fields only on failure', () => {
+    const clean = totals({ tenants: 2, results: [{ sent: 1 }, { sent: 2 }], failed: [] }, ['sent']);
+    expect(clean).to.deep.equal({ tenants: 2, sent: 3 });
+    const partial = totals({ tenants: 3, results: [{ sent: 4 }], failed: ['b', 'c'] }, ['sent']);
+    expect(partial).to.deep.equal({
+      tenants: 3,
+      sent: 4,
+      tenants_failed: 2,
+      failed_tenant_ids: ['b', 'c'],
+    });
   });
 });
