@@ -1,7 +1,6 @@
 import { expect } from 'chai';
-import { api, login, provisionTenant, type ProvisionedTenant } from '../helpers/api.js';
-import { startTestServer, type TestServer } from '../helpers/http.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/test-cluster.js';
+import { api, login, provisionTenant } from '../helpers/api.js';
+import { useTestApi } from '../helpers/api-server.js';
 
 interface Approval {
   id: string;
@@ -29,18 +28,13 @@ const schema = {
 
 describe('approval workflow', function () {
   this.timeout(60_000);
-  let db: TestDatabase;
-  let server: TestServer;
-  let acme: ProvisionedTenant;
+  const t = useTestApi({ slug: 'flow-co', plan: 'enterprise' });
   const tokens: Record<string, string> = {};
   const ids: Record<string, string> = {};
 
   before(async () => {
-    db = await createTestDatabase();
-    server = await startTestServer(db.database);
-    acme = await provisionTenant(db.database, 'flow-co', 'enterprise');
-    tokens['admin'] = (await login(server, acme.adminEmail, acme.adminPassword)).access_token;
-    const admin = api(server, tokens['admin']);
+    tokens['admin'] = t.token;
+    const admin = api(t.server, tokens['admin']);
     const roles = (await admin.get<{ data: { id: string; name: string }[] }>('/roles')).body.data;
     const role = (name: string) => roles.find((r) => r.name === name)!.id;
     for (const [name, roleName] of [
@@ -56,16 +50,12 @@ describe('approval workflow', function () {
         role_ids: [role(roleName)],
       });
       ids[name] = res.body.id;
-      tokens[name] = (await login(server, email, `${name}-password-1`)).access_token;
+      tokens[name] = (await login(t.server, email, `${name}-password-1`)).access_token;
     }
-  });
-  after(async () => {
-    await server.close();
-    await db.drop();
   });
 
   async function makeForm(key: string, policy: unknown): Promise<string> {
-    const admin = api(server, tokens['admin']!);
+    const admin = api(t.server, tokens['admin']!);
     const form = await admin.post<{ id: string }>('/forms', {
       key,
       title: key,
@@ -78,26 +68,26 @@ describe('approval workflow', function () {
   }
   const submit = async (formId: string, amount = 10) =>
     (
-      await api(server, tokens['sam']!).post<Submission>(`/forms/${formId}/submissions`, {
+      await api(t.server, tokens['sam']!).post<Submission>(`/forms/${formId}/submissions`, {
         data: { amount },
         submit: true,
       })
     ).body;
   const pending = async (submissionId: string) =>
     (
-      await api(server, tokens['admin']!).get<{ data: Approval[] }>(
+      await api(t.server, tokens['admin']!).get<{ data: Approval[] }>(
         '/approvals?status=pending&limit=200',
       )
     ).body.data.filter((a) => a.submission_id === submissionId);
   const decide = (who: string, id: string, action: string, comment?: string) =>
-    api(server, tokens[who]!).post<Approval & Record<string, unknown>>(
+    api(t.server, tokens[who]!).post<Approval & Record<string, unknown>>(
       `/approvals/${id}/${action}`,
       comment === undefined ? {} : { comment },
     );
   const submissionOf = async (id: string) =>
-    (await api(server, tokens['admin']!).get<Submission>(`/submissions/${id}`)).body;
+    (await api(t.server, tokens['admin']!).get<Submission>(`/submissions/${id}`)).body;
   const outbox = (kind: string, relatedId: string) =>
-    db.database
+    t.db.database
       .knex('email_outbox')
       .where({ kind, related_id: relatedId })
       .select('to_addresses', 'text_body');
@@ -140,7 +130,7 @@ describe('approval workflow', function () {
     expect((await outbox('submission.approved', sub.id))[0].to_addresses).to.deep.equal([
       'sam@flow-co.example.test',
     ]);
-    const audit = await db.database
+    const audit = await t.db.database
       .knex('audit_logs')
       .where({ action: 'approvals.approve' })
       .count({ n: '*' });
@@ -183,7 +173,7 @@ describe('approval workflow', function () {
     expect((await outbox('submission.changes_requested', sub.id))[0].text_body).to.contain(
       'Attach the invoice',
     );
-    const sam = api(server, tokens['sam']!);
+    const sam = api(t.server, tokens['sam']!);
     expect(
       (await sam.patch(`/submissions/${sub.id}`, { data: { note: 'invoice attached' } })).status,
     ).to.equal(200);
@@ -202,7 +192,7 @@ describe('approval workflow', function () {
       decide('carl', target.id, 'reject'),
     ]);
     expect(results.map((r) => r.status).sort()).to.deep.equal([200, 409]);
-    const decided = await db.database.knex('approvals').where('id', target.id).first();
+    const decided = await t.db.database.knex('approvals').where('id', target.id).first();
     const winner = results.find((r) => r.status === 200)!;
     expect(decided.status).to.equal(winner.body['status']);
     expect((await submissionOf(sub.id)).status).to.equal(
@@ -218,13 +208,13 @@ describe('approval workflow', function () {
     const notNamed = await decide('bob', first.id, 'approve');
     expect(notNamed.status).to.equal(403);
     expect(String(notNamed.body['detail'])).to.match(/named approver/);
-    const other = await provisionTenant(db.database, 'elsewhere', 'pro');
-    const otherToken = (await login(server, other.adminEmail, other.adminPassword)).access_token;
+    const other = await provisionTenant(t.db.database, 'elsewhere', 'pro');
+    const otherToken = (await login(t.server, other.adminEmail, other.adminPassword)).access_token;
     expect(
-      (await api(server, otherToken).post(`/approvals/${first.id}/approve`, {})).status,
+      (await api(t.server, otherToken).post(`/approvals/${first.id}/approve`, {})).status,
     ).to.equal(404);
     expect(await pending(sub.id)).to.have.length(1);
-    const bad = await api(server, tokens['admin']!).patch(`/forms/${twoStep}`, {
+    const bad = await api(t.server, tokens['admin']!).patch(`/forms/${twoStep}`, {
       approval_policy: {
         steps: [
           {
@@ -249,14 +239,14 @@ describe('approval workflow', function () {
     const sub = await submit(twoStep);
     const first = (await pending(sub.id))[0]!;
     // Withdrawn behind the workflow's back (e.g. by an operator): the approval is still pending.
-    await db.database.knex('submissions').where('id', sub.id).update({ status: 'rejected' });
+    await t.db.database.knex('submissions').where('id', sub.id).update({ status: 'rejected' });
     const res = await decide('alice', first.id, 'approve');
     expect(res.status).to.equal(409);
     expect(String(res.body['detail'])).to.match(/no longer in review/);
   });
 
   it('lists my pending approvals (named me or one of my roles)', async () => {
-    const mine = await api(server, tokens['carl']!).get<{ data: Approval[] }>(
+    const mine = await api(t.server, tokens['carl']!).get<{ data: Approval[] }>(
       '/approvals?assignee=me&status=pending&limit=200',
     );
     expect(mine.status).to.equal(200);
@@ -268,7 +258,7 @@ describe('approval workflow', function () {
   });
 
   it('a form without a policy accepts submissions as submitted', async () => {
-    const admin = api(server, tokens['admin']!);
+    const admin = api(t.server, tokens['admin']!);
     const plain = await admin.post<{ id: string }>('/forms', {
       key: 'plain',
       title: 'Plain',
@@ -279,7 +269,7 @@ describe('approval workflow', function () {
   });
 
   it('refuses to delete a role or user that approvals still name: 409, nothing deleted', async () => {
-    const admin = api(server, tokens['admin']!);
+    const admin = api(t.server, tokens['admin']!);
     const reviewers = await admin.post<{ id: string }>('/roles', {
       name: 'reviewer',
       permissions: ['approvals.decide'],

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { api, login, provisionTenant, uploadFile, type ProvisionedTenant } from '../helpers/api.js';
-import { startTestServer, type TestServer } from '../helpers/http.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/test-cluster.js';
+import { useTestApi } from '../helpers/api-server.js';
 
 interface FormBody {
   id: string;
@@ -54,29 +53,18 @@ const schemaV2 = {
 
 describe('form lifecycle: versions, drafts, conditions, files, assignments, public links', function () {
   this.timeout(60_000);
-  let db: TestDatabase;
-  let server: TestServer;
-  let acme: ProvisionedTenant;
+  const t = useTestApi({ slug: 'life-co', plan: 'pro' });
   let other: ProvisionedTenant;
-  let token: string;
   let otherToken: string;
   let form: FormBody;
 
   before(async () => {
-    db = await createTestDatabase();
-    server = await startTestServer(db.database);
-    acme = await provisionTenant(db.database, 'life-co', 'pro');
-    other = await provisionTenant(db.database, 'other-co', 'pro');
-    token = (await login(server, acme.adminEmail, acme.adminPassword)).access_token;
-    otherToken = (await login(server, other.adminEmail, other.adminPassword)).access_token;
-  });
-  after(async () => {
-    await server.close();
-    await db.drop();
+    other = await provisionTenant(t.db.database, 'other-co', 'pro');
+    otherToken = (await login(t.server, other.adminEmail, other.adminPassword)).access_token;
   });
 
   it('refuses submissions to a draft form (409), then pins versions across edits', async () => {
-    const client = api(server, token);
+    const client = api(t.server, t.token);
     form = (
       await client.post<FormBody>('/forms', {
         key: 'visit',
@@ -129,7 +117,7 @@ describe('form lifecycle: versions, drafts, conditions, files, assignments, publ
   });
 
   it('requires a conditional answer when its condition holds, and keeps every answer sent', async () => {
-    const client = api(server, token);
+    const client = api(t.server, t.token);
     const shown = await client.post(`/forms/${form.id}/submissions`, {
       data: { visitor: 'V', company: 'C', hazard: true },
       submit: true,
@@ -146,7 +134,7 @@ describe('form lifecycle: versions, drafts, conditions, files, assignments, publ
     });
     expect(hidden.status, JSON.stringify(hidden.body)).to.equal(201);
     expect(hidden.body.data).to.deep.equal(sent);
-    const rows = await db.database
+    const rows = await t.db.database
       .knex('submission_responses')
       .where('submission_id', hidden.body.id)
       .orderBy('path');
@@ -163,8 +151,8 @@ describe('form lifecycle: versions, drafts, conditions, files, assignments, publ
   describe('files', () => {
     it('checks content by magic bytes against the field, stores by content, downloads as attachment', async () => {
       const spoofed = await uploadFile(
-        server,
-        token,
+        t.server,
+        t.token,
         { name: 'receipt.pdf', bytes: Buffer.from('not a pdf at all\n'), type: 'application/pdf' },
         { formId: form.id, field: '/attachment' },
       );
@@ -176,36 +164,36 @@ describe('form lifecycle: versions, drafts, conditions, files, assignments, publ
       expect(
         (
           await uploadFile(
-            server,
-            token,
+            t.server,
+            t.token,
             { name: 'x.png', bytes: png },
             { formId: form.id, field: '/attachment' },
           )
         ).status,
       ).to.equal(415);
       const ok = await uploadFile(
-        server,
-        token,
+        t.server,
+        t.token,
         { name: '../../etc/passwd.pdf', bytes: PDF },
         { formId: form.id, field: '/attachment' },
       );
       expect(ok.status, JSON.stringify(ok.body)).to.equal(201);
       expect(ok.body).to.include({ name: 'passwd.pdf', content_type: 'application/pdf' });
       const again = await uploadFile(
-        server,
-        token,
+        t.server,
+        t.token,
         { name: 'copy.pdf', bytes: PDF },
         { formId: form.id, field: '/attachment' },
       );
       expect(again.body['sha256']).to.equal(ok.body['sha256']);
-      const rows = await db.database
+      const rows = await t.db.database
         .knex('file_attachments')
         .where('sha256', ok.body['sha256'] as string);
       expect(new Set(rows.map((r: { storage_key: string }) => r.storage_key)).size).to.equal(1);
       expect(rows[0].storage_key).to.not.contain('passwd');
 
-      const download = await server.request(`/api/v1/files/${ok.body['id'] as string}`, {
-        headers: { Authorization: `Bearer ${token}` },
+      const download = await t.server.request(`/api/v1/files/${ok.body['id'] as string}`, {
+        headers: { Authorization: `Bearer ${t.token}` },
       });
       expect(download.status).to.equal(200);
       expect(download.headers.get('content-disposition')).to.match(
@@ -214,7 +202,7 @@ describe('form lifecycle: versions, drafts, conditions, files, assignments, publ
       expect(download.headers.get('x-content-type-options')).to.equal('nosniff');
       expect(Buffer.from(await download.arrayBuffer()).equals(PDF)).to.equal(true);
 
-      const withFile = await api(server, token).post<SubmissionBody>(
+      const withFile = await api(t.server, t.token).post<SubmissionBody>(
         `/forms/${form.id}/submissions`,
         {
           data: { visitor: 'F', company: 'C', hazard: false, attachment: ok.body['id'] },
@@ -225,33 +213,34 @@ describe('form lifecycle: versions, drafts, conditions, files, assignments, publ
     });
 
     it('refuses oversize uploads (413), non-multipart (415), and a file id of another tenant (422)', async () => {
-      const freeCo = await provisionTenant(db.database, 'free-files', 'free');
-      const freeToken = (await login(server, freeCo.adminEmail, freeCo.adminPassword)).access_token;
+      const freeCo = await provisionTenant(t.db.database, 'free-files', 'free');
+      const freeToken = (await login(t.server, freeCo.adminEmail, freeCo.adminPassword))
+        .access_token;
       const big = Buffer.concat([PDF, Buffer.alloc(6 * 1024 * 1024, 0x20)]);
       expect(
-        (await uploadFile(server, freeToken, { name: 'big.pdf', bytes: big })).status,
+        (await uploadFile(t.server, freeToken, { name: 'big.pdf', bytes: big })).status,
       ).to.equal(413);
-      expect((await api(server, token).post('/files', { file: 'x' })).status).to.equal(415);
-      const theirs = await uploadFile(server, otherToken, { name: 'theirs.pdf', bytes: PDF });
+      expect((await api(t.server, t.token).post('/files', { file: 'x' })).status).to.equal(415);
+      const theirs = await uploadFile(t.server, otherToken, { name: 'theirs.pdf', bytes: PDF });
       expect(theirs.status).to.equal(201);
-      const res = await api(server, token).post(`/forms/${form.id}/submissions`, {
+      const res = await api(t.server, t.token).post(`/forms/${form.id}/submissions`, {
         data: { visitor: 'X', company: 'C', hazard: false, attachment: theirs.body['id'] },
         submit: true,
       });
       expect(res.status).to.equal(422);
       expect(res.body['errors']).to.deep.equal([{ path: '/attachment', message: 'no such file' }]);
       expect(
-        (await api(server, token).get(`/files/${theirs.body['id'] as string}`)).status,
+        (await api(t.server, t.token).get(`/files/${theirs.body['id'] as string}`)).status,
       ).to.equal(404);
     });
   });
 
   it("answers 404 for another tenant's form and submission", async () => {
-    const mine = await api(server, token).get<{ data: SubmissionBody[] }>(
+    const mine = await api(t.server, t.token).get<{ data: SubmissionBody[] }>(
       `/forms/${form.id}/submissions`,
     );
     const submissionId = mine.body.data[0]!.id;
-    const them = api(server, otherToken);
+    const them = api(t.server, otherToken);
     for (const [method, path, body] of [
       ['GET', `/forms/${form.id}`, undefined],
       ['PATCH', `/forms/${form.id}`, { title: 'x' }],
@@ -269,7 +258,7 @@ describe('form lifecycle: versions, drafts, conditions, files, assignments, publ
   });
 
   it('assigns a form: the assignee is emailed, sees it, and completes it by submitting', async () => {
-    const client = api(server, token);
+    const client = api(t.server, t.token);
     const roles = (await client.get<{ data: { id: string; name: string }[] }>('/roles')).body.data;
     const submitter = roles.find((r) => r.name === 'submitter')!;
     const sam = await client.post<{ id: string }>('/users', {
@@ -282,47 +271,50 @@ describe('form lifecycle: versions, drafts, conditions, files, assignments, publ
       due_at: new Date(Date.now() + 86_400_000).toISOString(),
     });
     expect(assigned.status).to.equal(201);
-    const mail = await db.database
+    const mail = await t.db.database
       .knex('email_outbox')
       .where({ kind: 'assignment.created', related_id: assigned.body.id })
       .first();
     expect(mail.to_addresses).to.deep.equal(['sam@life-co.example.test']);
-    const samToken = (await login(server, 'sam@life-co.example.test', 'sam-password-1'))
+    const samToken = (await login(t.server, 'sam@life-co.example.test', 'sam-password-1'))
       .access_token;
-    const mine = await api(server, samToken).get<{
+    const mine = await api(t.server, samToken).get<{
       data: { id: string; status: string; form_title: string }[];
     }>('/assignments?status=pending');
     expect(mine.body.data.map((a) => a.id)).to.deep.equal([assigned.body.id]);
-    const sub = await api(server, samToken).post<SubmissionBody>(`/forms/${form.id}/submissions`, {
-      data: { visitor: 'Sam', company: 'C', hazard: false },
-      submit: true,
-    });
+    const sub = await api(t.server, samToken).post<SubmissionBody>(
+      `/forms/${form.id}/submissions`,
+      {
+        data: { visitor: 'Sam', company: 'C', hazard: false },
+        submit: true,
+      },
+    );
     expect(sub.status).to.equal(201);
-    const done = await api(server, samToken).get<{
+    const done = await api(t.server, samToken).get<{
       data: { status: string; submission_id: string }[];
     }>('/assignments');
     expect(done.body.data[0]).to.include({ status: 'completed', submission_id: sub.body.id });
 
     // A submitter without submissions.read sees only their own submissions.
-    const list = await api(server, samToken).get<{ data: SubmissionBody[] }>(
+    const list = await api(t.server, samToken).get<{ data: SubmissionBody[] }>(
       `/forms/${form.id}/submissions`,
     );
     expect(list.body.data.map((s) => s.id)).to.deep.equal([sub.body.id]);
     const someoneElses = (
       await client.get<{ data: SubmissionBody[] }>(`/forms/${form.id}/submissions`)
     ).body.data.find((s) => s.id !== sub.body.id)!;
-    expect((await api(server, samToken).get(`/submissions/${someoneElses.id}`)).status).to.equal(
+    expect((await api(t.server, samToken).get(`/submissions/${someoneElses.id}`)).status).to.equal(
       404,
     );
-    expect((await api(server, samToken).get(`/submissions/${sub.body.id}`)).status).to.equal(200);
+    expect((await api(t.server, samToken).get(`/submissions/${sub.body.id}`)).status).to.equal(200);
   });
 
   it('serves a public link without login, rate limits it, and can revoke it', async () => {
-    const client = api(server, token);
+    const client = api(t.server, t.token);
     const linked = await client.post<FormBody>(`/forms/${form.id}/public-link`);
     const publicToken = linked.body.public_token!;
     expect(publicToken).to.be.a('string');
-    const view = await api(server).get<{ title: string; fields: unknown[] }>(
+    const view = await api(t.server).get<{ title: string; fields: unknown[] }>(
       `/public/forms/${publicToken}`,
     );
     expect(view.status).to.equal(200);
@@ -331,7 +323,7 @@ describe('form lifecycle: versions, drafts, conditions, files, assignments, publ
     for (let i = 0; i < 11; i += 1) {
       statuses.push(
         (
-          await api(server).post(`/public/forms/${publicToken}/submissions`, {
+          await api(t.server).post(`/public/forms/${publicToken}/submissions`, {
             data: { visitor: `P${i}`, company: 'C', hazard: false },
           })
         ).status,
@@ -339,17 +331,17 @@ describe('form lifecycle: versions, drafts, conditions, files, assignments, publ
     }
     expect(statuses.slice(0, 10)).to.deep.equal(Array(10).fill(201));
     expect(statuses[10]).to.equal(429);
-    const anonymous = await db.database
+    const anonymous = await t.db.database
       .knex('submissions')
       .where({ via_public_link: true })
       .count({ n: '*' });
     expect(Number(anonymous[0]!['n'])).to.equal(10);
     expect((await client.delete(`/forms/${form.id}/public-link`)).status).to.equal(204);
-    expect((await api(server).get(`/public/forms/${publicToken}`)).status).to.equal(404);
+    expect((await api(t.server).get(`/public/forms/${publicToken}`)).status).to.equal(404);
   });
 
   it('filters submission lists by status and dates, archives used forms, and enforces the forms limit', async () => {
-    const client = api(server, token);
+    const client = api(t.server, t.token);
     const all = await client.get<{ data: SubmissionBody[] }>(
       `/forms/${form.id}/submissions?limit=200`,
     );
@@ -389,13 +381,13 @@ describe('form lifecycle: versions, drafts, conditions, files, assignments, publ
     expect(late.status).to.equal(409);
     expect(late.body['detail']).to.match(/archived/);
 
-    const small = await provisionTenant(db.database, 'few-forms', 'free');
-    const smallToken = (await login(server, small.adminEmail, small.adminPassword)).access_token;
+    const small = await provisionTenant(t.db.database, 'few-forms', 'free');
+    const smallToken = (await login(t.server, small.adminEmail, small.adminPassword)).access_token;
     const statuses: number[] = [];
     for (let i = 0; i < 4; i += 1) {
       statuses.push(
         (
-          await api(server, smallToken).post('/forms', {
+          await api(t.server, smallToken).post('/forms', {
             key: `f${i}`,
             title: 'F',
             json_schema: schemaV1,
@@ -407,7 +399,7 @@ describe('form lifecycle: versions, drafts, conditions, files, assignments, publ
   });
 
   it('refuses broken and hostile schemas whole, and stays responsive', async () => {
-    const client = api(server, token);
+    const client = api(t.server, t.token);
     const remote = await client.post('/forms', {
       key: 'remote',
       title: 'Remote',
@@ -464,11 +456,11 @@ describe('form lifecycle: versions, drafts, conditions, files, assignments, publ
       submit: true,
     });
     expect(slow.status).to.equal(422);
-    const health = await server.request('/health');
+    const health = await t.server.request('/health');
     expect(health.status).to.be.oneOf([200, 503]);
     await health.arrayBuffer();
     expect(
-      await db.database.knex('forms').whereIn('key', ['remote', 'nested', 'deep', 'huge']),
+      await t.db.database.knex('forms').whereIn('key', ['remote', 'nested', 'deep', 'huge']),
     ).to.deep.equal([]);
   });
 });

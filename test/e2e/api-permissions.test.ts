@@ -5,9 +5,10 @@ import { productRoutes } from '../../src/http/app.js';
 import { runExports } from '../../jobs/run-exports.js';
 import { ExportRunner } from '../../src/services/exports/background-export-service.js';
 import { createPlatform } from '../../src/services/platform.js';
-import { api, login, provisionTenant, uploadFile, type ProvisionedTenant } from '../helpers/api.js';
-import { startTestServer, TEST_JWT_SECRET, type TestServer } from '../helpers/http.js';
-import { createTestDatabase, testLogger, type TestDatabase } from '../helpers/test-cluster.js';
+import { api, login, uploadFile } from '../helpers/api.js';
+import { TEST_JWT_SECRET } from '../helpers/http.js';
+import { testLogger } from '../helpers/test-cluster.js';
+import { useTestApi } from '../helpers/api-server.js';
 
 interface Matrix {
   roles: string[];
@@ -20,37 +21,26 @@ const matrix = JSON.parse(
 
 describe('permission matrix (roles × endpoints, from permission-matrix.json)', function () {
   this.timeout(120_000);
-  let db: TestDatabase;
-  let server: TestServer;
-  let tenant: ProvisionedTenant;
-  let adminToken: string;
+  const t = useTestApi({ slug: 'matrix', plan: 'enterprise' });
   const tokens = new Map<string, string>();
   let counter = 0;
   const storageDir = loadConfig({ JWT_SECRET: TEST_JWT_SECRET }).storageDir;
 
   before(async () => {
-    db = await createTestDatabase();
-    server = await startTestServer(db.database);
-    tenant = await provisionTenant(db.database, 'matrix', 'enterprise');
-    adminToken = (await login(server, tenant.adminEmail, tenant.adminPassword)).access_token;
     const roles = (
-      await api(server, adminToken).get<{ data: { id: string; name: string }[] }>('/roles')
+      await api(t.server, t.token).get<{ data: { id: string; name: string }[] }>('/roles')
     ).body.data;
     for (const role of matrix.roles) {
       const email = `as-${role}@matrix.example.test`;
       const id = roles.find((r) => r.name === role)!.id;
-      const res = await api(server, adminToken).post('/users', {
+      const res = await api(t.server, t.token).post('/users', {
         email,
         password: 'matrix-password-1',
         role_ids: [id],
       });
       expect(res.status, JSON.stringify(res.body)).to.equal(201);
-      tokens.set(role, (await login(server, email, 'matrix-password-1')).access_token);
+      tokens.set(role, (await login(t.server, email, 'matrix-password-1')).access_token);
     }
-  });
-  after(async () => {
-    await server.close();
-    await db.drop();
   });
 
   const formSchema = {
@@ -67,8 +57,8 @@ describe('permission matrix (roles × endpoints, from permission-matrix.json)', 
   /** Fresh targets per call, so allowed destructive calls do not disturb the others. */
   async function request(route: string, token: string, role: string) {
     counter += 1;
-    const admin = api(server, adminToken);
-    const as = api(server, token);
+    const admin = api(t.server, t.token);
+    const as = api(t.server, token);
     const canSubmit = matrix.endpoints['POST /forms/:id/submissions']!.allow.includes(role);
     const newForm = async (publish = true) => {
       const form = await admin.post<{ id: string }>('/forms', {
@@ -139,7 +129,7 @@ describe('permission matrix (roles × endpoints, from permission-matrix.json)', 
       case 'PATCH /forms/:id':
         return as.patch(path.replace(':id', await newForm()), { title: 'Renamed' });
       case 'POST /forms/:id/assign':
-        return as.post(path.replace(':id', await newForm()), { assignee_id: tenant.adminId });
+        return as.post(path.replace(':id', await newForm()), { assignee_id: t.tenant.adminId });
       case 'POST /forms/:id/submissions':
         return as.post(path.replace(':id', await newForm()), {
           data: { note: 'hello' },
@@ -182,10 +172,10 @@ describe('permission matrix (roles × endpoints, from permission-matrix.json)', 
       case 'POST /approvals/bulk':
         return as.post(path, { decision: 'approve', filter: {}, dry_run: true });
       case 'POST /files':
-        return uploadFile(server, token, { name: 'doc.pdf', bytes: PDF });
+        return uploadFile(t.server, token, { name: 'doc.pdf', bytes: PDF });
       case 'GET /files/:id': {
-        const uploader = canSubmit ? token : adminToken;
-        const file = await uploadFile(server, uploader, { name: 'doc.pdf', bytes: PDF });
+        const uploader = canSubmit ? token : t.token;
+        const file = await uploadFile(t.server, uploader, { name: 'doc.pdf', bytes: PDF });
         return as.get(path.replace(':id', file.body['id'] as string));
       }
       case 'GET /forms/:id/submissions.csv':
@@ -196,9 +186,9 @@ describe('permission matrix (roles × endpoints, from permission-matrix.json)', 
       case 'GET /exports/:id/download': {
         const queued = await admin.post<{ id: string }>('/exports', { form_id: await newForm() });
         await runExports(
-          new ExportRunner(db.database, storageDir, testLogger),
+          new ExportRunner(t.db.database, storageDir, testLogger),
           testLogger,
-          tenant.tenantId,
+          t.tenant.tenantId,
         );
         return as.get(path.replace(':id', queued.body.id));
       }
@@ -242,18 +232,18 @@ describe('permission matrix (roles × endpoints, from permission-matrix.json)', 
   }
 
   it('takes effect at once when a role is revoked (permissions are read per request)', async () => {
-    const admin = api(server, adminToken);
+    const admin = api(t.server, t.token);
     const manager = (
       await admin.get<{ data: { id: string; email: string }[] }>('/users?limit=200')
     ).body.data.find((u) => u.email === 'as-manager@matrix.example.test')!;
     const token = tokens.get('manager')!;
-    expect((await api(server, token).get('/users')).status).to.equal(200);
+    expect((await api(t.server, token).get('/users')).status).to.equal(200);
     await admin.put(`/users/${manager.id}/roles`, { role_ids: [] });
-    expect((await api(server, token).get('/users')).status).to.equal(403);
+    expect((await api(t.server, token).get('/users')).status).to.equal(403);
   });
 
   it('a manager cannot grant a role carrying permissions they lack (no escalation)', async () => {
-    const admin = api(server, adminToken);
+    const admin = api(t.server, t.token);
     const roles = (await admin.get<{ data: { id: string; name: string }[] }>('/roles?limit=200'))
       .body.data;
     const adminRole = roles.find((r) => r.name === 'admin')!.id;
@@ -263,9 +253,9 @@ describe('permission matrix (roles × endpoints, from permission-matrix.json)', 
       password: 'boss-password-1',
       role_ids: [managerRole],
     });
-    const bossToken = (await login(server, 'boss@matrix.example.test', 'boss-password-1'))
+    const bossToken = (await login(t.server, 'boss@matrix.example.test', 'boss-password-1'))
       .access_token;
-    const res = await api(server, bossToken).put(`/users/${boss.body.id}/roles`, {
+    const res = await api(t.server, bossToken).put(`/users/${boss.body.id}/roles`, {
       role_ids: [managerRole, adminRole],
     });
     expect(res.status).to.equal(403);
@@ -273,10 +263,10 @@ describe('permission matrix (roles × endpoints, from permission-matrix.json)', 
   });
 
   it('superusers bypass permission checks', async () => {
-    await db.database.knex.raw(
+    await t.db.database.knex.raw(
       `update users set is_superuser = true where email = 'as-viewer@matrix.example.test'`,
     );
-    const res = await api(server, tokens.get('viewer')!).get('/users');
+    const res = await api(t.server, tokens.get('viewer')!).get('/users');
     expect(res.status).to.equal(200);
   });
 });

@@ -5,8 +5,9 @@ import { runExports } from '../../jobs/run-exports.js';
 import { ExportRunner } from '../../src/services/exports/background-export-service.js';
 import { createPlatform } from '../../src/services/platform.js';
 import { api, login, provisionTenant, uploadFile, type ProvisionedTenant } from '../helpers/api.js';
-import { startTestServer, TEST_JWT_SECRET, type TestServer } from '../helpers/http.js';
-import { createTestDatabase, testLogger, type TestDatabase } from '../helpers/test-cluster.js';
+import { TEST_JWT_SECRET } from '../helpers/http.js';
+import { testLogger } from '../helpers/test-cluster.js';
+import { useTestApi } from '../helpers/api-server.js';
 
 const storageDir = loadConfig({ JWT_SECRET: TEST_JWT_SECRET }).storageDir;
 
@@ -52,11 +53,8 @@ const CASES: Record<
 
 describe('tenant isolation across the API', function () {
   this.timeout(60_000);
-  let db: TestDatabase;
-  let server: TestServer;
-  let a: ProvisionedTenant;
+  const t = useTestApi({ slug: 'tenant-a' });
   let b: ProvisionedTenant;
-  let tokenA: string;
   let bUser: string;
   let bRole: string;
   let bForm = '';
@@ -66,41 +64,43 @@ describe('tenant isolation across the API', function () {
   let bExport = '';
 
   const snapshotB = async () => ({
-    users: await db.database.knex('users').where('tenant_id', b.tenantId).orderBy('id'),
-    roles: await db.database.knex('roles').where('tenant_id', b.tenantId).orderBy('id'),
-    user_roles: await db.database.knex('user_roles').where('tenant_id', b.tenantId).orderBy('id'),
-    role_permissions: await db.database
+    users: await t.db.database.knex('users').where('tenant_id', b.tenantId).orderBy('id'),
+    roles: await t.db.database.knex('roles').where('tenant_id', b.tenantId).orderBy('id'),
+    user_roles: await t.db.database.knex('user_roles').where('tenant_id', b.tenantId).orderBy('id'),
+    role_permissions: await t.db.database
       .knex('role_permissions')
       .where('tenant_id', b.tenantId)
       .orderBy('id'),
-    tenant: await db.database.knex('tenants').where('id', b.tenantId),
-    forms: await db.database.knex('forms').where('tenant_id', b.tenantId).orderBy('id'),
-    submissions: await db.database.knex('submissions').where('tenant_id', b.tenantId).orderBy('id'),
-    files: await db.database.knex('file_attachments').where('tenant_id', b.tenantId).orderBy('id'),
-    approvals: await db.database.knex('approvals').where('tenant_id', b.tenantId).orderBy('id'),
-    exports: await db.database.knex('exports').where('tenant_id', b.tenantId).orderBy('id'),
+    tenant: await t.db.database.knex('tenants').where('id', b.tenantId),
+    forms: await t.db.database.knex('forms').where('tenant_id', b.tenantId).orderBy('id'),
+    submissions: await t.db.database
+      .knex('submissions')
+      .where('tenant_id', b.tenantId)
+      .orderBy('id'),
+    files: await t.db.database
+      .knex('file_attachments')
+      .where('tenant_id', b.tenantId)
+      .orderBy('id'),
+    approvals: await t.db.database.knex('approvals').where('tenant_id', b.tenantId).orderBy('id'),
+    exports: await t.db.database.knex('exports').where('tenant_id', b.tenantId).orderBy('id'),
   });
 
   before(async () => {
-    db = await createTestDatabase();
-    server = await startTestServer(db.database);
-    a = await provisionTenant(db.database, 'tenant-a');
-    b = await provisionTenant(db.database, 'tenant-b');
-    tokenA = (await login(server, a.adminEmail, a.adminPassword)).access_token;
-    const tokenB = (await login(server, b.adminEmail, b.adminPassword)).access_token;
+    b = await provisionTenant(t.db.database, 'tenant-b');
+    const tokenB = (await login(t.server, b.adminEmail, b.adminPassword)).access_token;
     bUser = (
-      await api(server, tokenB).post<{ id: string }>('/users', {
+      await api(t.server, tokenB).post<{ id: string }>('/users', {
         email: 'bob@tenant-b.example.test',
         password: 'bob-password-1',
       })
     ).body.id;
     bRole = (
-      await api(server, tokenB).post<{ id: string }>('/roles', {
+      await api(t.server, tokenB).post<{ id: string }>('/roles', {
         name: 'b-only',
         permissions: ['forms.read'],
       })
     ).body.id;
-    const clientB = api(server, tokenB);
+    const clientB = api(t.server, tokenB);
     bForm = (
       await clientB.post<{ id: string }>('/forms', {
         key: 'b-form',
@@ -112,7 +112,7 @@ describe('tenant isolation across the API', function () {
     bSubmission = (
       await clientB.post<{ id: string }>(`/forms/${bForm}/submissions`, { data: { note: 'draft' } })
     ).body.id;
-    const upload = await uploadFile(server, tokenB, {
+    const upload = await uploadFile(t.server, tokenB, {
       name: 'b.pdf',
       bytes: Buffer.from('%PDF-1.4\n%%EOF\n'),
     });
@@ -129,16 +129,16 @@ describe('tenant isolation across the API', function () {
     await clientB.post(`/forms/${policyForm}/submissions`, { data: { note: 'x' }, submit: true });
     bApproval = (await clientB.get<{ data: { id: string }[] }>('/approvals')).body.data[0]!.id;
     bExport = (await clientB.post<{ id: string }>('/exports', { form_id: bForm })).body.id;
-    await runExports(new ExportRunner(db.database, storageDir, testLogger), testLogger, b.tenantId);
+    await runExports(
+      new ExportRunner(t.db.database, storageDir, testLogger),
+      testLogger,
+      b.tenantId,
+    );
     expect((await clientB.get<{ status: string }>(`/exports/${bExport}`)).body.status).to.equal(
       'done',
     );
     for (const id of [bForm, bSubmission, bFile, bApproval, bExport])
       expect(id).to.match(/^[0-9a-f-]{36}$/);
-  });
-  after(async () => {
-    await server.close();
-    await db.drop();
   });
 
   it('has a case for every API route that takes an id', () => {
@@ -163,8 +163,8 @@ describe('tenant isolation across the API', function () {
         approval: bApproval,
         export: bExport,
       }[spec.target];
-      const theirs = await api(server, tokenA).call(method, path.replace(':id', id), spec.body);
-      const nobody = await api(server, tokenA).call(
+      const theirs = await api(t.server, t.token).call(method, path.replace(':id', id), spec.body);
+      const nobody = await api(t.server, t.token).call(
         method,
         path.replace(':id', missing),
         spec.body,
@@ -187,18 +187,21 @@ describe('tenant isolation across the API', function () {
 
   it('lists only the caller’s rows, whatever tenant_id says in query or headers', async () => {
     const headers = { 'X-Tenant-Id': b.tenantId, 'X-Tenant': 'tenant-b' };
-    const users = await api(server, tokenA).get<{ data: { email: string }[] }>(
+    const users = await api(t.server, t.token).get<{ data: { email: string }[] }>(
       `/users?tenant_id=${b.tenantId}`,
       headers,
     );
     // An unknown query parameter is refused rather than silently applied.
     expect([200, 422]).to.include(users.status);
-    const plain = await api(server, tokenA).get<{ data: { email: string }[] }>('/users', headers);
+    const plain = await api(t.server, t.token).get<{ data: { email: string }[] }>(
+      '/users',
+      headers,
+    );
     expect(plain.status).to.equal(200);
-    expect(plain.body.data.map((u) => u.email)).to.deep.equal([a.adminEmail]);
-    const me = await api(server, tokenA).get<{ id: string }>('/tenants/me', headers);
-    expect(me.body.id).to.equal(a.tenantId);
-    const roles = await api(server, tokenA).get<{ data: { id: string }[] }>(
+    expect(plain.body.data.map((u) => u.email)).to.deep.equal([t.tenant.adminEmail]);
+    const me = await api(t.server, t.token).get<{ id: string }>('/tenants/me', headers);
+    expect(me.body.id).to.equal(t.tenant.tenantId);
+    const roles = await api(t.server, t.token).get<{ data: { id: string }[] }>(
       '/roles?limit=200',
       headers,
     );
@@ -228,23 +231,23 @@ describe('tenant isolation across the API', function () {
         '/users',
         { email: 'mal@tenant-a.example.test', password: 'mal-password-1', created_by: b.adminId },
       ],
-      ['PATCH', `/users/${a.adminId}`, { is_superuser: true }],
+      ['PATCH', `/users/${t.tenant.adminId}`, { is_superuser: true }],
       ['POST', '/roles', { name: 'x', permissions: [], tenant_id: b.tenantId }],
       ['PUT', '/tenants/me', { name: 'A', slug: 'tenant-b' }],
       ['PUT', '/tenants/me', { name: 'A', plan: 'enterprise' }],
       ['PUT', '/tenants/me', { name: 'A', tenant_id: b.tenantId }],
     ];
     for (const [method, path, body] of attempts) {
-      const res = await api(server, tokenA).call(method, path, body);
+      const res = await api(t.server, t.token).call(method, path, body);
       expect(res.status, `${method} ${path} ${JSON.stringify(body)}`).to.equal(422);
       expect(JSON.stringify(res.body['errors'])).to.match(/is not an allowed field/);
     }
-    const admin = await db.database.knex('users').where('id', a.adminId).first();
+    const admin = await t.db.database.knex('users').where('id', t.tenant.adminId).first();
     expect(admin.is_superuser).to.equal(false);
-    const tenantA = await db.database.knex('tenants').where('id', a.tenantId).first();
+    const tenantA = await t.db.database.knex('tenants').where('id', t.tenant.tenantId).first();
     expect(tenantA).to.include({ slug: 'tenant-a', plan: 'pro' });
     expect(
-      await db.database.knex('users').where('email', 'mal@tenant-a.example.test'),
+      await t.db.database.knex('users').where('email', 'mal@tenant-a.example.test'),
     ).to.deep.equal([]);
     expect(await snapshotB()).to.deep.equal(before);
   });

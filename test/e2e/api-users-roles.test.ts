@@ -1,7 +1,6 @@
 import { expect } from 'chai';
-import { api, login, provisionTenant, type ProvisionedTenant } from '../helpers/api.js';
-import { startTestServer, type TestServer } from '../helpers/http.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/test-cluster.js';
+import { api, login, provisionTenant } from '../helpers/api.js';
+import { useTestApi } from '../helpers/api-server.js';
 
 interface UserBody {
   id: string;
@@ -12,30 +11,16 @@ interface UserBody {
 
 describe('users, roles and the tenant over the API', function () {
   this.timeout(60_000);
-  let db: TestDatabase;
-  let server: TestServer;
-  let acme: ProvisionedTenant;
-  let token: string;
-
-  before(async () => {
-    db = await createTestDatabase();
-    server = await startTestServer(db.database);
-    acme = await provisionTenant(db.database, 'crud-co');
-    token = (await login(server, acme.adminEmail, acme.adminPassword)).access_token;
-  });
-  after(async () => {
-    await server.close();
-    await db.drop();
-  });
+  const t = useTestApi({ slug: 'crud-co' });
 
   const audit = (action: string) =>
-    db.database
+    t.db.database
       .knex('audit_logs')
-      .where({ tenant_id: acme.tenantId, action })
+      .where({ tenant_id: t.tenant.tenantId, action })
       .orderBy('created_at');
 
   it('creates, reads, updates, re-roles and deletes a user, auditing each write with who, where and what', async () => {
-    const client = api(server, token);
+    const client = api(t.server, t.token);
     const roles = (await client.get<{ data: { id: string; name: string }[] }>('/roles')).body.data;
     const approver = roles.find((r) => r.name === 'approver')!;
     const created = await client.post<UserBody>(
@@ -66,8 +51,8 @@ describe('users, roles and the tenant over the API', function () {
     const [createdRow] = await audit('users.create').where('resource_id', id);
     expect(createdRow).to.include({
       actor_type: 'user',
-      actor_id: acme.adminId,
-      actor_label: acme.adminEmail,
+      actor_id: t.tenant.adminId,
+      actor_label: t.tenant.adminEmail,
       resource_type: 'user',
       user_agent: 'infield-test/1.0',
       request_id: 'req-create-ann',
@@ -84,7 +69,7 @@ describe('users, roles and the tenant over the API', function () {
   });
 
   it('pages lists with next_cursor', async () => {
-    const client = api(server, token);
+    const client = api(t.server, t.token);
     for (let i = 0; i < 3; i += 1) {
       await client.post('/users', {
         email: `page${i}@crud-co.example.test`,
@@ -106,7 +91,7 @@ describe('users, roles and the tenant over the API', function () {
   });
 
   it('manages roles: unknown permissions refused by name, admin role protected', async () => {
-    const client = api(server, token);
+    const client = api(t.server, t.token);
     const bad = await client.post('/roles', {
       name: 'auditors',
       permissions: ['audit.read', 'audit.destroy'],
@@ -141,7 +126,7 @@ describe('users, roles and the tenant over the API', function () {
   });
 
   it('lets admins change the tenant name and contacts', async () => {
-    const client = api(server, token);
+    const client = api(t.server, t.token);
     const res = await client.put<{ name: string; contact_phone: string; slug: string }>(
       '/tenants/me',
       {
@@ -159,9 +144,9 @@ describe('users, roles and the tenant over the API', function () {
   });
 
   it('enforces plan limits with a 403 naming the limit', async () => {
-    const small = await provisionTenant(db.database, 'tiny-co', 'free');
-    const smallToken = (await login(server, small.adminEmail, small.adminPassword)).access_token;
-    const res = await api(server, smallToken).post('/users', {
+    const small = await provisionTenant(t.db.database, 'tiny-co', 'free');
+    const smallToken = (await login(t.server, small.adminEmail, small.adminPassword)).access_token;
+    const res = await api(t.server, smallToken).post('/users', {
       email: 'two@tiny-co.example.test',
       password: 'two-password-1',
     });
@@ -172,7 +157,7 @@ describe('users, roles and the tenant over the API', function () {
       max: 1,
       plan: 'free',
     });
-    const invite = await api(server, smallToken).post('/users/invite', {
+    const invite = await api(t.server, smallToken).post('/users/invite', {
       email: 'three@tiny-co.example.test',
     });
     expect(invite.status).to.equal(403);
@@ -180,7 +165,7 @@ describe('users, roles and the tenant over the API', function () {
 
   describe('bad input', () => {
     it('malformed JSON → 400, schema-invalid → 422 naming each field, duplicates → 409, weak password → 422', async () => {
-      const client = api(server, token);
+      const client = api(t.server, t.token);
       const malformed = await client.call('POST', '/users', '{"email": ');
       expect(malformed.status).to.equal(400);
       const invalid = await client.post('/users', { email: 'not-an-email', full_name: 5 });
@@ -190,7 +175,7 @@ describe('users, roles and the tenant over the API', function () {
         '/full_name',
       ]);
       const dup = await client.post('/users', {
-        email: acme.adminEmail.toUpperCase(),
+        email: t.tenant.adminEmail.toUpperCase(),
         password: 'dup-password-1',
       });
       expect(dup.status).to.equal(409);
@@ -207,12 +192,12 @@ describe('users, roles and the tenant over the API', function () {
       ]);
       const badId = await client.get('/users/not-a-uuid');
       expect(badId.status).to.equal(422);
-      const noToken = await api(server).get('/users');
+      const noToken = await api(t.server).get('/users');
       expect(noToken.status).to.equal(401);
       expect(noToken.headers.get('www-authenticate')).to.equal('Bearer');
-      const garbage = await api(server, 'garbage').get('/users');
+      const garbage = await api(t.server, 'garbage').get('/users');
       expect(garbage.status).to.equal(401);
-      const basic = await server.request('/api/v1/users', {
+      const basic = await t.server.request('/api/v1/users', {
         headers: { Authorization: 'Basic abc' },
       });
       expect(basic.status).to.equal(401);
@@ -220,15 +205,15 @@ describe('users, roles and the tenant over the API', function () {
     });
 
     it('answers no 500 to a battery of odd inputs', async () => {
-      const client = api(server, token);
+      const client = api(t.server, t.token);
       const odd: [string, string, unknown][] = [
         ['POST', '/users', []],
         ['POST', '/users', 'null'],
         ['POST', '/users', { email: 'x'.repeat(10_000) + '@a.b', password: 'p'.repeat(10_000) }],
         ['POST', '/users', { email: 'a@b.c', role_ids: ['not-uuid'] }],
-        ['PATCH', `/users/${acme.adminId}`, {}],
-        ['PATCH', `/users/${acme.adminId}`, { status: 'disabled' }],
-        ['DELETE', `/users/${acme.adminId}`, undefined],
+        ['PATCH', `/users/${t.tenant.adminId}`, {}],
+        ['PATCH', `/users/${t.tenant.adminId}`, { status: 'disabled' }],
+        ['DELETE', `/users/${t.tenant.adminId}`, undefined],
         ['POST', '/roles', { name: '   ', permissions: [] }],
         ['POST', '/auth/login', { email: 'a', password: '' }],
         ['POST', '/auth/refresh', { refresh_token: '💥' }],

@@ -1,9 +1,8 @@
 import { expect } from 'chai';
 import { parse } from 'csv-parse/sync';
-import { api, login, provisionTenant, type ProvisionedTenant } from '../helpers/api.js';
+import { api, provisionTenant } from '../helpers/api.js';
 import { hasStackTrace, runCli } from '../helpers/cli.js';
-import { startTestServer, type TestServer } from '../helpers/http.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/test-cluster.js';
+import { useTestApi } from '../helpers/api-server.js';
 
 interface Entry {
   id: string;
@@ -16,18 +15,11 @@ interface Entry {
 
 describe('audit queries (GET /audit-logs, infield audit:query)', function () {
   this.timeout(60_000);
-  let db: TestDatabase;
-  let server: TestServer;
-  let acme: ProvisionedTenant;
-  let token: string;
+  const t = useTestApi({ slug: 'audit-co', plan: 'pro' });
 
   before(async () => {
-    db = await createTestDatabase();
-    server = await startTestServer(db.database);
-    acme = await provisionTenant(db.database, 'audit-co', 'pro');
-    await provisionTenant(db.database, 'audit-other', 'pro');
-    token = (await login(server, acme.adminEmail, acme.adminPassword)).access_token;
-    const client = api(server, token);
+    await provisionTenant(t.db.database, 'audit-other', 'pro');
+    const client = api(t.server, t.token);
     for (let i = 0; i < 3; i += 1) {
       await client.post('/roles', { name: `r${i}`, permissions: ['forms.read'] });
     }
@@ -35,19 +27,15 @@ describe('audit queries (GET /audit-logs, infield audit:query)', function () {
     // A request id a spreadsheet would read as a formula.
     await client.post('/roles', { name: 'formula', permissions: [] }, { 'X-Request-Id': '-2-3' });
   });
-  after(async () => {
-    await server.close();
-    await db.drop();
-  });
 
   it('filters, pages newest first without gaps or repeats, and never shows another tenant', async () => {
-    const client = api(server, token);
+    const client = api(t.server, t.token);
     const roles = await client.get<{ data: Entry[] }>('/audit-logs?action=roles.create&limit=200');
     expect(roles.status).to.equal(200);
     // Five default roles at provisioning (operator) plus four through the API.
     expect(roles.body.data).to.have.length(9);
     const mine = await client.get<{ data: Entry[] }>(
-      `/audit-logs?action=roles.create&actor=${encodeURIComponent(acme.adminEmail)}`,
+      `/audit-logs?action=roles.create&actor=${encodeURIComponent(t.tenant.adminEmail)}`,
     );
     expect(mine.body.data).to.have.length(4);
     const times = roles.body.data.map((e) => e.created_at);
@@ -62,9 +50,9 @@ describe('audit queries (GET /audit-logs, infield audit:query)', function () {
       seen.push(...page.body.data.map((e) => e.id));
       cursor = page.body.next_cursor;
     } while (cursor !== null);
-    const all = await db.database
+    const all = await t.db.database
       .knex('audit_logs')
-      .where('tenant_id', acme.tenantId)
+      .where('tenant_id', t.tenant.tenantId)
       .count({ n: '*' });
     expect(seen).to.have.length(Number(all[0]!['n']));
     expect(new Set(seen).size).to.equal(seen.length);
@@ -78,7 +66,7 @@ describe('audit queries (GET /audit-logs, infield audit:query)', function () {
   });
 
   it('answers the CLI in table, json and csv (formula cells neutralised), with bad dates refused (exit 3)', async () => {
-    const env = { env: { DATABASE_URL: db.url } };
+    const env = { env: { DATABASE_URL: t.db.url } };
     const json = await runCli(
       ['audit:query', '--tenant', 'audit-co', '--action', 'tenants.update', '--json'],
       env,

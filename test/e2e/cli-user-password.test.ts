@@ -1,8 +1,7 @@
 import { expect } from 'chai';
-import { api, login, provisionTenant, type ProvisionedTenant } from '../helpers/api.js';
+import { api, login } from '../helpers/api.js';
 import { hasStackTrace, runCli, type CliResult } from '../helpers/cli.js';
-import { startTestServer, type TestServer } from '../helpers/http.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/test-cluster.js';
+import { useTestApi } from '../helpers/api-server.js';
 
 interface UserJson {
   id: string;
@@ -22,25 +21,13 @@ interface AuditEntry {
 
 describe('CLI: user:password resets a password (issue 13)', function () {
   this.timeout(120_000);
-  let db: TestDatabase;
-  let server: TestServer;
-  let tenant: ProvisionedTenant;
+  const t = useTestApi({ slug: 'reset-co' });
   // The password flag also reads INFIELD_USER_PASSWORD; a developer's shell must not feed it.
   const env = (extra: Record<string, string | undefined> = {}) => ({
-    DATABASE_URL: db.url,
+    DATABASE_URL: t.db.url,
     INFIELD_ADMIN_PASSWORD: undefined,
     INFIELD_USER_PASSWORD: undefined,
     ...extra,
-  });
-
-  before(async () => {
-    db = await createTestDatabase();
-    server = await startTestServer(db.database);
-    tenant = await provisionTenant(db.database, 'reset-co');
-  });
-  after(async () => {
-    await server?.close();
-    await db?.drop();
   });
 
   async function cli(args: string[], extraEnv?: Record<string, string>): Promise<CliResult> {
@@ -50,16 +37,16 @@ describe('CLI: user:password resets a password (issue 13)', function () {
   }
 
   const reset = (email: string, ...more: string[]): Promise<CliResult> =>
-    cli(['user:password', '--tenant', tenant.slug, '--email', email, ...more]);
+    cli(['user:password', '--tenant', t.tenant.slug, '--email', email, ...more]);
 
   const loginStatus = async (email: string, password: string): Promise<number> =>
-    (await api(server).post('/auth/login', { email, password })).status;
+    (await api(t.server).post('/auth/login', { email, password })).status;
 
   async function newUser(email: string, password?: string): Promise<void> {
     const result = await cli([
       'user:create',
       '--tenant',
-      tenant.slug,
+      t.tenant.slug,
       '--email',
       email,
       ...(password === undefined ? [] : ['--password', password]),
@@ -70,7 +57,7 @@ describe('CLI: user:password resets a password (issue 13)', function () {
   it('sets the given password: it logs in, the old one does not, and every session ends', async () => {
     const email = 'ann@reset-co.example.test';
     await newUser(email, 'ann-old-password');
-    const before = await login(server, email, 'ann-old-password');
+    const before = await login(t.server, email, 'ann-old-password');
 
     const result = await reset(email, '--password', 'ann-new-password');
     expect(result.code, result.stderr).to.equal(0);
@@ -80,38 +67,38 @@ describe('CLI: user:password resets a password (issue 13)', function () {
 
     expect(await loginStatus(email, 'ann-new-password')).to.equal(200);
     expect(await loginStatus(email, 'ann-old-password')).to.equal(401);
-    expect((await api(server, before.access_token).get('/auth/me')).status).to.equal(401);
-    const refreshed = await api(server).post('/auth/refresh', {
+    expect((await api(t.server, before.access_token).get('/auth/me')).status).to.equal(401);
+    const refreshed = await api(t.server).post('/auth/refresh', {
       refresh_token: before.refresh_token,
     });
     expect(refreshed.status).to.equal(401);
   });
 
   it('generates a password when none is given and prints it once, as text or --json', async () => {
-    const text = await reset(tenant.adminEmail);
+    const text = await reset(t.tenant.adminEmail);
     expect(text.code, text.stderr).to.equal(0);
     const printed = /New password: (\S+)/.exec(text.stdout)?.[1];
     expect(printed, text.stdout).to.be.a('string');
     expect(text.stdout).to.contain('shown only this once');
-    expect(await loginStatus(tenant.adminEmail, printed!)).to.equal(200);
-    expect(await loginStatus(tenant.adminEmail, tenant.adminPassword)).to.equal(401);
+    expect(await loginStatus(t.tenant.adminEmail, printed!)).to.equal(200);
+    expect(await loginStatus(t.tenant.adminEmail, t.tenant.adminPassword)).to.equal(401);
 
-    const json = await reset(tenant.adminEmail, '--json');
+    const json = await reset(t.tenant.adminEmail, '--json');
     expect(json.code, json.stderr).to.equal(0);
     const body = JSON.parse(json.stdout) as PasswordJson;
-    expect(body.user.email).to.equal(tenant.adminEmail);
+    expect(body.user.email).to.equal(t.tenant.adminEmail);
     expect(body.user.status).to.equal('active');
     expect(body.generated_password).to.match(/^[A-Za-z0-9_-]{24}$/);
     expect(body.generated_password).not.to.equal(printed);
-    expect(await loginStatus(tenant.adminEmail, body.generated_password!)).to.equal(200);
-    expect(await loginStatus(tenant.adminEmail, printed!)).to.equal(401);
+    expect(await loginStatus(t.tenant.adminEmail, body.generated_password!)).to.equal(200);
+    expect(await loginStatus(t.tenant.adminEmail, printed!)).to.equal(401);
   });
 
   it('reads the password from INFIELD_USER_PASSWORD; --json then prints no password', async () => {
     const email = 'bob@reset-co.example.test';
     await newUser(email, 'bob-old-password');
     const result = await cli(
-      ['user:password', '--tenant', tenant.slug, '--email', email, '--json'],
+      ['user:password', '--tenant', t.tenant.slug, '--email', email, '--json'],
       { INFIELD_USER_PASSWORD: 'bob-env-password' },
     );
     expect(result.code, result.stderr).to.equal(0);
@@ -132,7 +119,7 @@ describe('CLI: user:password resets a password (issue 13)', function () {
     const audit = await cli([
       'audit:query',
       '--tenant',
-      tenant.slug,
+      t.tenant.slug,
       '--action',
       'users.update',
       '--resource-id',
@@ -153,22 +140,22 @@ describe('CLI: user:password resets a password (issue 13)', function () {
     await newUser('invited@reset-co.example.test');
     const cases: { args: string[]; code: number; message: RegExp }[] = [
       {
-        args: ['--tenant', tenant.slug, '--email', 'nobody@reset-co.example.test'],
+        args: ['--tenant', t.tenant.slug, '--email', 'nobody@reset-co.example.test'],
         code: 4,
         message: /User nobody@reset-co\.example\.test not found/,
       },
       { args: ['--tenant', 'no-such-co', '--email', email], code: 4, message: /Tenant no-such-co/ },
       {
-        args: ['--tenant', tenant.slug, '--email', email, '--password', 'short'],
+        args: ['--tenant', t.tenant.slug, '--email', email, '--password', 'short'],
         code: 3,
         message: /password.*8 to 128 characters/,
       },
       {
-        args: ['--tenant', tenant.slug, '--email', 'invited@reset-co.example.test'],
+        args: ['--tenant', t.tenant.slug, '--email', 'invited@reset-co.example.test'],
         code: 5,
         message: /is invited and has no password yet/,
       },
-      { args: ['--tenant', tenant.slug], code: 2, message: /Missing required flag email/ },
+      { args: ['--tenant', t.tenant.slug], code: 2, message: /Missing required flag email/ },
     ];
     for (const { args, code, message } of cases) {
       const result = await cli(['user:password', ...args]);
@@ -183,7 +170,7 @@ describe('CLI: user:password resets a password (issue 13)', function () {
     const json = await cli([
       'user:password',
       '--tenant',
-      tenant.slug,
+      t.tenant.slug,
       '--email',
       'x@y.test',
       '--json',

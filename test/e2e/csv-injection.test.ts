@@ -1,9 +1,8 @@
 import { expect } from 'chai';
 import { parse } from 'csv-parse/sync';
-import { api, login, provisionTenant, type ProvisionedTenant } from '../helpers/api.js';
+import { api } from '../helpers/api.js';
 import { runCli } from '../helpers/cli.js';
-import { startTestServer, type TestServer } from '../helpers/http.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/test-cluster.js';
+import { useTestApi } from '../helpers/api-server.js';
 
 const META = ['id', 'status', 'submitted_by', 'submitted_at', 'version', 'decision', 'decided_at'];
 
@@ -60,18 +59,11 @@ function expectSafe(csv: string, expectedHeader: string[], records: number): voi
 
 describe('CSV header and cell injection in every CSV the product writes (issue 11 point 6)', function () {
   this.timeout(90_000);
-  let db: TestDatabase;
-  let server: TestServer;
-  let tenant: ProvisionedTenant;
-  let token: string;
+  const t = useTestApi({ slug: 'csv-co', plan: 'pro' });
   let formId: string;
 
   before(async () => {
-    db = await createTestDatabase();
-    server = await startTestServer(db.database);
-    tenant = await provisionTenant(db.database, 'csv-co', 'pro');
-    token = (await login(server, tenant.adminEmail, tenant.adminPassword)).access_token;
-    const client = api(server, token);
+    const client = api(t.server, t.token);
     const properties = Object.fromEntries(
       TITLES.map((title, i) => [`f${String(i).padStart(2, '0')}`, { type: 'string', title }]),
     );
@@ -89,20 +81,16 @@ describe('CSV header and cell injection in every CSV the product writes (issue 1
     const submitted = await client.post(`/forms/${formId}/submissions`, { data, submit: true });
     expect(submitted.status, JSON.stringify(submitted.body)).to.equal(201);
   });
-  after(async () => {
-    await server.close();
-    await db.drop();
-  });
 
   const expectedHeader = [...META, ...TITLES.map(neutralised)];
 
   it('quotes and neutralises header titles like data cells (API and CLI, with and without a BOM)', async () => {
-    const client = api(server, token);
+    const client = api(t.server, t.token);
     for (const bom of [false, true]) {
       // Raw bytes: fetch's text() would drop the BOM.
-      const res = await server.request(
+      const res = await t.server.request(
         `/api/v1/forms/${formId}/submissions.csv?labels=true&bom=${bom}`,
-        { headers: { Authorization: `Bearer ${token}` } },
+        { headers: { Authorization: `Bearer ${t.token}` } },
       );
       expect(res.status).to.equal(200);
       const csv = Buffer.from(await res.arrayBuffer()).toString('utf8');
@@ -119,7 +107,7 @@ describe('CSV header and cell injection in every CSV the product writes (issue 1
           '--labels',
           ...(bom ? ['--bom'] : []),
         ],
-        { env: { DATABASE_URL: db.url } },
+        { env: { DATABASE_URL: t.db.url } },
       );
       expect(cli.code, cli.stderr).to.equal(0);
       expect(cli.stdout).to.equal(csv);
@@ -132,14 +120,14 @@ describe('CSV header and cell injection in every CSV the product writes (issue 1
 
   it('quotes CR and LF in the CSV of infield audit:query', async () => {
     // No product path writes these into an audit row today; the writer must still be safe.
-    await db.database.knex.raw(
+    await t.db.database.knex.raw(
       `insert into audit_logs (tenant_id, actor_type, actor_label, action, resource_type, resource_id, request_id)
        values (?, 'operator', ?, 'test.csv_injection', 'form', ?, 'csv-test')`,
-      [tenant.tenantId, 'ops\n=1+1', 'r\r=2+2'],
+      [t.tenant.tenantId, 'ops\n=1+1', 'r\r=2+2'],
     );
     const res = await runCli(
       ['audit:query', '--tenant', 'csv-co', '--action', 'test.csv_injection', '--format', 'csv'],
-      { env: { DATABASE_URL: db.url } },
+      { env: { DATABASE_URL: t.db.url } },
     );
     expect(res.code, res.stderr).to.equal(0);
     const header = [

@@ -1,35 +1,20 @@
 import { expect } from 'chai';
 import jwt from 'jsonwebtoken';
-import { api, login, provisionTenant, type ProvisionedTenant } from '../helpers/api.js';
-import { startTestServer, type TestServer } from '../helpers/http.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/test-cluster.js';
+import { api, login } from '../helpers/api.js';
+import { useTestApi } from '../helpers/api-server.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const issuedAtSecond = (token: string): number => (jwt.decode(token) as { iat: number }).iat;
 
 describe('revocation ends access tokens issued in the same second (issue 11, point 7)', function () {
   this.timeout(60_000);
-  let db: TestDatabase;
-  let server: TestServer;
-  let tenant: ProvisionedTenant;
-  let admin: string;
-
-  before(async () => {
-    db = await createTestDatabase();
-    server = await startTestServer(db.database);
-    tenant = await provisionTenant(db.database, 'revoke-co');
-    admin = (await login(server, tenant.adminEmail, tenant.adminPassword)).access_token;
-  });
-  after(async () => {
-    await server?.close();
-    await db?.drop();
-  });
+  const t = useTestApi({ slug: 'revoke-co' });
 
   const status = async (token: string): Promise<number> =>
-    (await api(server, token).get('/auth/me')).status;
+    (await api(t.server, token).get('/auth/me')).status;
 
   const revokedAtSecond = async (userId: string): Promise<number> => {
-    const row = await db.database
+    const row = await t.db.database
       .knex('users')
       .where({ id: userId })
       .first('sessions_revoked_at', 'password_changed_at');
@@ -54,9 +39,9 @@ describe('revocation ends access tokens issued in the same second (issue 11, poi
     for (let attempt = 1; attempt <= 3; attempt += 1) {
       const password = passwords();
       await sleep(1000 - (Date.now() % 1000) + 5);
-      const before = (await login(server, email, password.before)).access_token;
+      const before = (await login(t.server, email, password.before)).access_token;
       await revoke(before);
-      const after = (await login(server, email, password.after)).access_token;
+      const after = (await login(t.server, email, password.after)).access_token;
       const second = await revokedAtSecond(userId);
       if (issuedAtSecond(before) === second && issuedAtSecond(after) === second) {
         return { before, after };
@@ -66,7 +51,7 @@ describe('revocation ends access tokens issued in the same second (issue 11, poi
   }
 
   async function newUser(email: string, password: string): Promise<string> {
-    const res = await api(server, admin).post<{ id: string }>('/users', { email, password });
+    const res = await api(t.server, t.token).post<{ id: string }>('/users', { email, password });
     expect(res.status, JSON.stringify(res.body)).to.equal(201);
     return res.body.id;
   }
@@ -80,7 +65,7 @@ describe('revocation ends access tokens issued in the same second (issue 11, poi
       () => ({ before: password, after: password }),
       id,
       async (token) => {
-        expect((await api(server, token).post('/auth/logout', {})).status).to.equal(204);
+        expect((await api(t.server, token).post('/auth/logout', {})).status).to.equal(204);
       },
     );
     expect(await status(tokens.before)).to.equal(401);
@@ -97,7 +82,7 @@ describe('revocation ends access tokens issued in the same second (issue 11, poi
       id,
       async () => {
         current += 1;
-        const res = await api(server, admin).patch(`/users/${id}`, {
+        const res = await api(t.server, t.token).patch(`/users/${id}`, {
           password: `changer-password-${current}`,
         });
         expect(res.status, JSON.stringify(res.body)).to.equal(200);
@@ -117,7 +102,7 @@ describe('revocation ends access tokens issued in the same second (issue 11, poi
       id,
       async () => {
         for (const value of ['disabled', 'active']) {
-          const res = await api(server, admin).patch(`/users/${id}`, { status: value });
+          const res = await api(t.server, t.token).patch(`/users/${id}`, { status: value });
           expect(res.status, JSON.stringify(res.body)).to.equal(200);
         }
       },
