@@ -1,10 +1,6 @@
 import { expect } from 'chai';
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { api, login, provisionTenant, uploadFile, type ProvisionedTenant } from '../helpers/api.js';
-import { startTestServer, type TestServer } from '../helpers/http.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/test-cluster.js';
+import { api, login, uploadFile } from '../helpers/api.js';
+import { useTestApi } from '../helpers/api-server.js';
 
 const PDF = Buffer.from(
   '%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n',
@@ -26,11 +22,7 @@ interface Problem {
 
 describe('file answers: a file binds only to its uploader’s own submission, once', function () {
   this.timeout(60_000);
-  let db: TestDatabase;
-  let server: TestServer;
-  let storageDir: string;
-  let tenant: ProvisionedTenant;
-  let adminToken: string;
+  const t = useTestApi({ slug: 'claims-co', storage: true, plan: 'pro' });
   let alice: string;
   let bob: string;
   let formId: string;
@@ -40,7 +32,7 @@ describe('file answers: a file binds only to its uploader’s own submission, on
   /** Distinct bytes each time, so every upload is its own content. */
   const upload = async (as: string, bytes?: Buffer): Promise<string> => {
     pdfCounter += 1;
-    const res = await uploadFile(server, as, {
+    const res = await uploadFile(t.server, as, {
       name: 'doc.pdf',
       bytes: bytes ?? Buffer.concat([PDF, Buffer.from(`% ${pdfCounter}\n`)]),
     });
@@ -48,23 +40,18 @@ describe('file answers: a file binds only to its uploader’s own submission, on
     return res.body['id'] as string;
   };
   const fileRow = async (id: string) =>
-    db.database
+    t.db.database
       .knex('file_attachments')
       .where('id', id)
       .first<{ submission_id: string | null; field_path: string | null }>();
   const create = (as: string, data: Record<string, unknown>, submit = false) =>
-    api(server, as).post<SubmissionBody & Problem>(`/forms/${formId}/submissions`, {
+    api(t.server, as).post<SubmissionBody & Problem>(`/forms/${formId}/submissions`, {
       data,
       submit,
     });
 
   before(async () => {
-    storageDir = await fs.mkdtemp(path.join(os.tmpdir(), 'infield-claims-'));
-    db = await createTestDatabase();
-    server = await startTestServer(db.database, { env: { STORAGE_DIR: storageDir } });
-    tenant = await provisionTenant(db.database, 'claims-co', 'pro');
-    adminToken = (await login(server, tenant.adminEmail, tenant.adminPassword)).access_token;
-    const admin = api(server, adminToken);
+    const admin = api(t.server, t.token);
     const roles = (await admin.get<{ data: { id: string; name: string }[] }>('/roles')).body.data;
     const submitter = roles.find((r) => r.name === 'submitter')!.id;
     for (const name of ['alice', 'bob']) {
@@ -75,8 +62,9 @@ describe('file answers: a file binds only to its uploader’s own submission, on
       });
       expect(created.status, JSON.stringify(created.body)).to.equal(201);
     }
-    alice = (await login(server, 'alice@claims-co.example.test', 'alice-password-1')).access_token;
-    bob = (await login(server, 'bob@claims-co.example.test', 'bob-password-1')).access_token;
+    alice = (await login(t.server, 'alice@claims-co.example.test', 'alice-password-1'))
+      .access_token;
+    bob = (await login(t.server, 'bob@claims-co.example.test', 'bob-password-1')).access_token;
     const form = await admin.post<{ id: string }>('/forms', {
       key: 'claims',
       title: 'Claims',
@@ -102,11 +90,6 @@ describe('file answers: a file binds only to its uploader’s own submission, on
     publicToken = (await admin.post<{ public_token: string }>(`/forms/${formId}/public-link`)).body
       .public_token;
   });
-  after(async () => {
-    await server?.close();
-    await db?.drop();
-    await fs.rm(storageDir, { recursive: true, force: true });
-  });
 
   it("refuses another user's attached file (create, draft update, public link) and leaves it where it is", async () => {
     const file = await upload(alice);
@@ -119,22 +102,25 @@ describe('file answers: a file binds only to its uploader’s own submission, on
 
     const draft = await create(bob, { note: 'b' });
     expect(draft.status).to.equal(201);
-    const patched = await api(server, bob).patch<Problem>(`/submissions/${draft.body.id}`, {
+    const patched = await api(t.server, bob).patch<Problem>(`/submissions/${draft.body.id}`, {
       data: { extra: file },
     });
     expect(patched.status).to.equal(422);
     expect(patched.body.errors).to.deep.equal([{ path: '/extra', message: 'no such file' }]);
 
-    const anonymous = await api(server).post<Problem>(`/public/forms/${publicToken}/submissions`, {
-      data: { note: 'p', doc: file },
-    });
+    const anonymous = await api(t.server).post<Problem>(
+      `/public/forms/${publicToken}/submissions`,
+      {
+        data: { note: 'p', doc: file },
+      },
+    );
     expect(anonymous.status).to.equal(422);
     expect(anonymous.body.errors).to.deep.equal([
       { path: '/doc', message: 'files cannot be attached through a public link' },
     ]);
 
     expect(await fileRow(file)).to.include({ submission_id: mine.body.id, field_path: '/doc' });
-    expect((await api(server, bob).get(`/files/${file}`)).status).to.equal(404);
+    expect((await api(t.server, bob).get(`/files/${file}`)).status).to.equal(404);
   });
 
   it("refuses another user's uploaded but unattached file; its uploader can still use it", async () => {
@@ -143,9 +129,12 @@ describe('file answers: a file binds only to its uploader’s own submission, on
     expect(stolen.status).to.equal(422);
     expect(stolen.body.errors).to.deep.equal([{ path: '/doc', message: 'no such file' }]);
     expect((await fileRow(file))?.submission_id).to.equal(null);
-    const anonymous = await api(server).post<Problem>(`/public/forms/${publicToken}/submissions`, {
-      data: { extra: file },
-    });
+    const anonymous = await api(t.server).post<Problem>(
+      `/public/forms/${publicToken}/submissions`,
+      {
+        data: { extra: file },
+      },
+    );
     expect(anonymous.status).to.equal(422);
     expect(anonymous.body.errors).to.deep.equal([
       { path: '/extra', message: 'files cannot be attached through a public link' },
@@ -160,7 +149,7 @@ describe('file answers: a file binds only to its uploader’s own submission, on
     const draft = await create(alice, { note: 'v1', doc: first });
     expect(draft.status, JSON.stringify(draft.body)).to.equal(201);
     const id = draft.body.id;
-    const client = api(server, alice);
+    const client = api(t.server, alice);
     // Saved again, with and without naming the file: it stays this draft's.
     expect((await client.patch(`/submissions/${id}`, { data: { note: 'v2' } })).status).to.equal(
       200,
@@ -169,7 +158,7 @@ describe('file answers: a file binds only to its uploader’s own submission, on
     expect(resaved.status, JSON.stringify(resaved.body)).to.equal(200);
     expect((await client.post(`/submissions/${id}/submit`)).status).to.equal(200);
 
-    const admin = api(server, adminToken);
+    const admin = api(t.server, t.token);
     const approvals = await admin.get<{ data: { id: string; submission_id: string }[] }>(
       '/approvals?status=pending',
     );
@@ -229,7 +218,7 @@ describe('file answers: a file binds only to its uploader’s own submission, on
       const draft = await create(alice, { note: `race ${round}` });
       const [created, patched] = await Promise.all([
         create(alice, { doc: file }),
-        api(server, alice).patch<SubmissionBody & Problem>(`/submissions/${draft.body.id}`, {
+        api(t.server, alice).patch<SubmissionBody & Problem>(`/submissions/${draft.body.id}`, {
           data: { doc: file },
         }),
       ]);

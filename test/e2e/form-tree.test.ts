@@ -1,14 +1,11 @@
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { expect } from 'chai';
 import { parse } from 'csv-parse/sync';
 import { runExports } from '../../jobs/run-exports.js';
 import { ExportRunner } from '../../src/services/exports/background-export-service.js';
-import { api, login, provisionTenant, uploadFile, type ProvisionedTenant } from '../helpers/api.js';
+import { api, uploadFile } from '../helpers/api.js';
 import { runCli } from '../helpers/cli.js';
-import { startTestServer, type TestServer } from '../helpers/http.js';
-import { createTestDatabase, testLogger, type TestDatabase } from '../helpers/test-cluster.js';
+import { testLogger } from '../helpers/test-cluster.js';
+import { useTestApi } from '../helpers/api-server.js';
 
 const PDF = Buffer.from(
   '%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n',
@@ -97,15 +94,11 @@ const ORDER = {
 
 describe('forms from any JSON Schema: answers kept as sent, nested and repeating fields', function () {
   this.timeout(120_000);
-  let db: TestDatabase;
-  let server: TestServer;
-  let storageDir: string;
-  let tenant: ProvisionedTenant;
-  let token: string;
+  const t = useTestApi({ slug: 'tree-co', storage: true, plan: 'enterprise' });
   let orderId: string;
 
   const createForm = async (key: string, schema: unknown): Promise<string> => {
-    const client = api(server, token);
+    const client = api(t.server, t.token);
     const res = await client.post<{ id: string }>('/forms', {
       key,
       title: key,
@@ -116,13 +109,13 @@ describe('forms from any JSON Schema: answers kept as sent, nested and repeating
     return res.body.id;
   };
   const submit = (formId: string, data: unknown, submitNow = true) =>
-    api(server, token).post<Submission & Problem>(`/forms/${formId}/submissions`, {
+    api(t.server, t.token).post<Submission & Problem>(`/forms/${formId}/submissions`, {
       data,
       submit: submitNow,
     });
   const csv = async (query: string): Promise<string[][]> => {
-    const res = await server.request(`/api/v1/forms/${orderId}/submissions.csv${query}`, {
-      headers: { Authorization: `Bearer ${token}` },
+    const res = await t.server.request(`/api/v1/forms/${orderId}/submissions.csv${query}`, {
+      headers: { Authorization: `Bearer ${t.token}` },
     });
     const text = await res.text();
     expect(res.status, text).to.equal(200);
@@ -130,23 +123,13 @@ describe('forms from any JSON Schema: answers kept as sent, nested and repeating
   };
 
   before(async () => {
-    storageDir = await fs.mkdtemp(path.join(os.tmpdir(), 'infield-tree-'));
-    db = await createTestDatabase();
-    server = await startTestServer(db.database, { env: { STORAGE_DIR: storageDir } });
-    tenant = await provisionTenant(db.database, 'tree-co', 'enterprise');
-    token = (await login(server, tenant.adminEmail, tenant.adminPassword)).access_token;
     orderId = await createForm('order', ORDER);
-  });
-  after(async () => {
-    await server?.close();
-    await db?.drop();
-    await fs.rm(storageDir, { recursive: true, force: true });
   });
 
   describe('draft-07 dependencies', () => {
     it('keeps billing_address given without credit_card: "required when present", not "shown only then"', async () => {
       const formId = await createForm('payment', PAYMENT);
-      const form = await api(server, token).get<{ fields: Field[] }>(`/forms/${formId}`);
+      const form = await api(t.server, t.token).get<{ fields: Field[] }>(`/forms/${formId}`);
       expect(form.body.fields.find((f) => f.key === 'billing_address')).to.deep.include({
         required: false,
         required_when: { field: '/credit_card', op: 'present' },
@@ -156,7 +139,7 @@ describe('forms from any JSON Schema: answers kept as sent, nested and repeating
       const res = await submit(formId, sent);
       expect(res.status, JSON.stringify(res.body)).to.equal(201);
       expect(res.body.data).to.deep.equal(sent);
-      const stored = await api(server, token).get<Submission>(`/submissions/${res.body.id}`);
+      const stored = await api(t.server, t.token).get<Submission>(`/submissions/${res.body.id}`);
       expect(stored.body.data).to.deep.equal(sent);
     });
 
@@ -189,7 +172,7 @@ describe('forms from any JSON Schema: answers kept as sent, nested and repeating
 
   describe('the field tree', () => {
     it('GET /forms/{id} returns the tree and the flat list with JSON pointers', async () => {
-      const res = await api(server, token).get<{ tree: Field[]; fields: Field[] }>(
+      const res = await api(t.server, t.token).get<{ tree: Field[]; fields: Field[] }>(
         `/forms/${orderId}`,
       );
       expect(res.status).to.equal(200);
@@ -210,7 +193,7 @@ describe('forms from any JSON Schema: answers kept as sent, nested and repeating
     });
 
     it('describes the tree in the OpenAPI document', async () => {
-      const doc = (await (await server.request('/api/v1/openapi.json')).json()) as {
+      const doc = (await (await t.server.request('/api/v1/openapi.json')).json()) as {
         paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
         components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
       };
@@ -231,8 +214,8 @@ describe('forms from any JSON Schema: answers kept as sent, nested and repeating
 
     it('stores nested and repeating answers as sent, with a file in a row, and points at errors inside rows', async () => {
       const upload = await uploadFile(
-        server,
-        token,
+        t.server,
+        t.token,
         { name: 'r.pdf', bytes: PDF },
         { formId: orderId, field: '/lines/0/receipt' },
       );
@@ -250,7 +233,7 @@ describe('forms from any JSON Schema: answers kept as sent, nested and repeating
       const res = await submit(orderId, sent);
       expect(res.status, JSON.stringify(res.body)).to.equal(201);
       expect(res.body.data).to.deep.equal(sent);
-      const row = await db.database
+      const row = await t.db.database
         .knex('file_attachments')
         .where('id', fileId)
         .first<{ submission_id: string; field_path: string }>();
@@ -282,16 +265,19 @@ describe('forms from any JSON Schema: answers kept as sent, nested and repeating
     it('merges a PATCH into nested answers of a draft', async () => {
       const draft = await submit(orderId, { customer: 'Bo', address: { street: 'x' } }, false);
       expect(draft.status, JSON.stringify(draft.body)).to.equal(201);
-      const patched = await api(server, token).patch<Submission>(`/submissions/${draft.body.id}`, {
-        data: { address: { city: 'Shelbyville' }, lines: [{ sku: 'C', qty: 3 }] },
-      });
+      const patched = await api(t.server, t.token).patch<Submission>(
+        `/submissions/${draft.body.id}`,
+        {
+          data: { address: { city: 'Shelbyville' }, lines: [{ sku: 'C', qty: 3 }] },
+        },
+      );
       expect(patched.status, JSON.stringify(patched.body)).to.equal(200);
       expect(patched.body.data).to.deep.equal({
         customer: 'Bo',
         address: { street: 'x', city: 'Shelbyville' },
         lines: [{ sku: 'C', qty: 3 }],
       });
-      const sent = await api(server, token).post<Submission>(
+      const sent = await api(t.server, t.token).post<Submission>(
         `/submissions/${draft.body.id}/submit`,
       );
       expect(sent.status, JSON.stringify(sent.body)).to.equal(200);
@@ -332,7 +318,7 @@ describe('forms from any JSON Schema: answers kept as sent, nested and repeating
 
       const byKey = await csv('?explode=lines');
       expect(byKey).to.deep.equal(rows);
-      const wrong = await api(server, token).get<Problem>(
+      const wrong = await api(t.server, t.token).get<Problem>(
         `/forms/${orderId}/submissions.csv?explode=/address`,
       );
       expect(wrong.status).to.equal(400);
@@ -340,7 +326,7 @@ describe('forms from any JSON Schema: answers kept as sent, nested and repeating
     });
 
     it('explodes in a background export (POST /exports) the same way', async () => {
-      const client = api(server, token);
+      const client = api(t.server, t.token);
       const wrong = await client.post<Problem>('/exports', { form_id: orderId, explode: 'nope' });
       expect(wrong.status).to.equal(400);
       const queued = await client.post<{ id: string; params: Record<string, unknown> }>(
@@ -352,14 +338,14 @@ describe('forms from any JSON Schema: answers kept as sent, nested and repeating
       );
       expect(queued.status, JSON.stringify(queued.body)).to.equal(202);
       expect(queued.body.params['explode']).to.equal('/lines');
-      const runner = new ExportRunner(db.database, storageDir, testLogger);
-      expect(await runExports(runner, testLogger, tenant.tenantId)).to.include({
+      const runner = new ExportRunner(t.db.database, t.storageDir, testLogger);
+      expect(await runExports(runner, testLogger, t.tenant.tenantId)).to.include({
         done: 1,
         failed: 0,
       });
       const status = await client.get<{ download_url: string }>(`/exports/${queued.body.id}`);
-      const file = await server.request(status.body.download_url, {
-        headers: { Authorization: `Bearer ${token}` },
+      const file = await t.server.request(status.body.download_url, {
+        headers: { Authorization: `Bearer ${t.token}` },
       });
       expect(parse(await file.text())).to.deep.equal(await csv('?explode=/lines'));
     });
@@ -367,7 +353,7 @@ describe('forms from any JSON Schema: answers kept as sent, nested and repeating
     it('explodes from the CLI with --explode', async () => {
       const res = await runCli(
         ['export', '--tenant', 'tree-co', '--form', 'order', '--explode', '/lines'],
-        { env: { DATABASE_URL: db.url } },
+        { env: { DATABASE_URL: t.db.url } },
       );
       expect(res.code, res.stderr).to.equal(0);
       const rows = parse(res.stdout) as string[][];
@@ -380,7 +366,7 @@ describe('forms from any JSON Schema: answers kept as sent, nested and repeating
       expect(rows.filter((r) => r[7] === 'Acme')).to.have.length(2);
       const wrong = await runCli(
         ['export', '--tenant', 'tree-co', '--form', 'order', '--explode', 'nope'],
-        { env: { DATABASE_URL: db.url } },
+        { env: { DATABASE_URL: t.db.url } },
       );
       expect(wrong.code).to.not.equal(0);
       expect(wrong.stderr).to.match(/--explode "nope" is not a repeating group/);
@@ -393,7 +379,7 @@ describe('forms from any JSON Schema: answers kept as sent, nested and repeating
       properties: { kind: { enum: ['a', 'b'] }, why: { type: 'string' } },
     });
     // The shape versions were stored in before: no tree, "required" meaning "when shown".
-    await db.database
+    await t.db.database
       .knex('form_versions')
       .where('form_id', formId)
       .update({
@@ -437,7 +423,7 @@ describe('forms from any JSON Schema: answers kept as sent, nested and repeating
     const res = await submit(formId, sent);
     expect(res.status, JSON.stringify(res.body)).to.equal(201);
     expect(res.body.data).to.deep.equal(sent);
-    const form = await api(server, token).get<{ fields: Field[]; tree: Field[] }>(
+    const form = await api(t.server, t.token).get<{ fields: Field[]; tree: Field[] }>(
       `/forms/${formId}`,
     );
     expect(form.body.fields[1]).to.deep.include({

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { loadConfig } from '../../src/config.js';
 import { createPlatform } from '../../src/services/platform.js';
-import { api, provisionTenant, uploadFile, type ProvisionedTenant } from '../helpers/api.js';
-import { startTestServer, TEST_JWT_SECRET, type TestServer } from '../helpers/http.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/test-cluster.js';
+import { api, uploadFile } from '../helpers/api.js';
+import { TEST_JWT_SECRET } from '../helpers/http.js';
+import { useTestApi } from '../helpers/api-server.js';
 
 /**
  * Issue 11.3: no input makes a 5xx. Every operation of the OpenAPI document is
@@ -69,9 +69,7 @@ const HOSTILE_URL: { label: string; value: string }[] = [
 
 describe('fuzz: no operation answers 5xx to hostile input', function () {
   this.timeout(600_000);
-  let db: TestDatabase;
-  let server: TestServer;
-  let tenant: ProvisionedTenant;
+  const t = useTestApi({ slug: 'fuzz', plan: 'enterprise' });
   const platform = createPlatform(loadConfig({ JWT_SECRET: TEST_JWT_SECRET }));
   const ids: Record<string, string> = {};
   const failures: string[] = [];
@@ -80,18 +78,15 @@ describe('fuzz: no operation answers 5xx to hostile input', function () {
 
   /** A fresh admin token for every request, at the admin's current session version: a fuzzed logout must not end the run. */
   const token = async (): Promise<string> => {
-    const { session_version: version } = (await db.database
+    const { session_version: version } = (await t.db.database
       .knex('users')
-      .where({ id: tenant.adminId })
+      .where({ id: t.tenant.adminId })
       .first('session_version')) as { session_version: number };
-    return platform.tokens.issueAccess(tenant.adminId, tenant.tenantId, version);
+    return platform.tokens.issueAccess(t.tenant.adminId, t.tenant.tenantId, version);
   };
 
   before(async () => {
-    db = await createTestDatabase();
-    server = await startTestServer(db.database);
-    tenant = await provisionTenant(db.database, 'fuzz', 'enterprise');
-    const admin = api(server, await token());
+    const admin = api(t.server, await token());
     const schema = {
       type: 'object',
       properties: {
@@ -105,7 +100,7 @@ describe('fuzz: no operation answers 5xx to hostile input', function () {
       title: 'Fuzzed',
       json_schema: schema,
       approval_policy: {
-        steps: [{ name: 'Check', approvers: { users: [tenant.adminEmail] }, rule: 'any' }],
+        steps: [{ name: 'Check', approvers: { users: [t.tenant.adminEmail] }, rule: 'any' }],
       },
     });
     ids['form'] = form.body.id;
@@ -130,7 +125,7 @@ describe('fuzz: no operation answers 5xx to hostile input', function () {
     ids['user'] = user.body.id;
     const role = await admin.post<{ id: string }>('/roles', { name: 'fuzz-role', permissions: [] });
     ids['role'] = role.body.id;
-    const file = await uploadFile(server, await token(), {
+    const file = await uploadFile(t.server, await token(), {
       name: 'note.txt',
       bytes: Buffer.from('hello'),
     });
@@ -139,9 +134,7 @@ describe('fuzz: no operation answers 5xx to hostile input', function () {
     ids['export'] = exported.body.id;
   });
   after(async () => {
-    await server.close();
     await platform.limits.close();
-    await db.drop();
   });
 
   /** A real id for a path parameter, by the resource the path names. */
@@ -238,7 +231,7 @@ describe('fuzz: no operation answers 5xx to hostile input', function () {
     label: string,
   ): Promise<void> {
     sent += 1;
-    const res = await server.request(url, {
+    const res = await t.server.request(url, {
       method: method.toUpperCase(),
       headers: {
         Authorization: `Bearer ${await token()}`,
@@ -255,7 +248,7 @@ describe('fuzz: no operation answers 5xx to hostile input', function () {
   }
 
   it('sends every operation hostile path, query and body values; none answers 5xx', async () => {
-    const doc = (await (await server.request('/api/v1/openapi.json')).json()) as {
+    const doc = (await (await t.server.request('/api/v1/openapi.json')).json()) as {
       paths: Record<string, Record<string, Operation>>;
     };
     const order = ['get', 'post', 'put', 'patch', 'delete'];

@@ -5,10 +5,10 @@ import { expect } from 'chai';
 import pg from 'pg';
 import { translateDbError } from '../../src/db/pg-errors.js';
 import { isAppError } from '../../src/errors.js';
-import { api, login, provisionTenant, type ProvisionedTenant } from '../helpers/api.js';
+import { api } from '../helpers/api.js';
 import { hasStackTrace, runCli } from '../helpers/cli.js';
-import { startTestServer, type TestServer } from '../helpers/http.js';
-import { adminQuery, createTestDatabase, type TestDatabase } from '../helpers/test-cluster.js';
+import { adminQuery } from '../helpers/test-cluster.js';
+import { useTestApi } from '../helpers/api-server.js';
 
 /**
  * Issue 11.3: text PostgreSQL cannot hold, numbers beyond a column's range and
@@ -17,20 +17,13 @@ import { adminQuery, createTestDatabase, type TestDatabase } from '../helpers/te
  */
 describe('hostile input: NUL, unpaired surrogates, out-of-range numbers, lost connections', function () {
   this.timeout(120_000);
-  let db: TestDatabase;
-  let server: TestServer;
-  let tenant: ProvisionedTenant;
-  let token: string;
+  const t = useTestApi({ slug: 'hostile', plan: 'enterprise' });
   let formId: string;
   let tmp: string;
 
   before(async () => {
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'infield-hostile-'));
-    db = await createTestDatabase();
-    server = await startTestServer(db.database);
-    tenant = await provisionTenant(db.database, 'hostile', 'enterprise');
-    token = (await login(server, tenant.adminEmail, tenant.adminPassword)).access_token;
-    const form = await api(server, token).post<{ id: string }>('/forms', {
+    const form = await api(t.server, t.token).post<{ id: string }>('/forms', {
       key: 'notes',
       title: 'Notes',
       json_schema: {
@@ -47,19 +40,17 @@ describe('hostile input: NUL, unpaired surrogates, out-of-range numbers, lost co
     });
     expect(form.status, JSON.stringify(form.body)).to.equal(201);
     formId = form.body.id;
-    await api(server, token).post(`/forms/${formId}/publish`);
+    await api(t.server, t.token).post(`/forms/${formId}/publish`);
   });
   after(async () => {
     await fs.rm(tmp, { recursive: true, force: true });
-    await server.close();
-    await db.drop();
   });
 
   const count = async (table: string): Promise<number> =>
-    Number((await db.database.knex(table).count({ n: '*' }))[0]!['n']);
+    Number((await t.db.database.knex(table).count({ n: '*' }))[0]!['n']);
 
   it('unauthenticated POST /auth/login with NUL in the email: 422 naming /email', async () => {
-    const res = await api(server).post('/auth/login', {
+    const res = await api(t.server).post('/auth/login', {
       email: `admin\u0000@hostile.example.test`,
       password: 'whatever-password',
     });
@@ -72,7 +63,7 @@ describe('hostile input: NUL, unpaired surrogates, out-of-range numbers, lost co
 
   it('refuses NUL and unpaired surrogates anywhere in a body (values and keys, any depth), storing nothing', async () => {
     const before = await count('submissions');
-    const client = api(server, token);
+    const client = api(t.server, t.token);
     const cases: { data: unknown; path: string }[] = [
       { data: { note: 'a\u0000b' }, path: '/data/note' },
       { data: { note: 'broken \ud83d half' }, path: '/data/note' },
@@ -97,7 +88,7 @@ describe('hostile input: NUL, unpaired surrogates, out-of-range numbers, lost co
   });
 
   it('refuses %00 in query strings and path parameters: 422, not 500', async () => {
-    const client = api(server, token);
+    const client = api(t.server, t.token);
     const query = await client.get('/audit-logs?action=forms%00create');
     expect(query.status).to.equal(422);
     expect(query.body['errors']).to.deep.equal([
@@ -108,7 +99,7 @@ describe('hostile input: NUL, unpaired surrogates, out-of-range numbers, lost co
   });
 
   it('refuses integers beyond the column range with 422 naming the field (API)', async () => {
-    const client = api(server, token);
+    const client = api(t.server, t.token);
     for (const step of [2_147_483_648, 99_999_999_999_999]) {
       const res = await client.post('/approvals/bulk', {
         decision: 'approve',
@@ -126,7 +117,7 @@ describe('hostile input: NUL, unpaired surrogates, out-of-range numbers, lost co
   });
 
   it('the CLI answers out-of-range numbers and NUL in files with exit 3 in one line', async () => {
-    const env = { DATABASE_URL: db.url };
+    const env = { DATABASE_URL: t.db.url };
     const step = await runCli(
       ['approval:bulk', '--tenant', 'hostile', '--approve', '--step', '99999999999999', '--yes'],
       { env },
@@ -149,7 +140,7 @@ describe('hostile input: NUL, unpaired surrogates, out-of-range numbers, lost co
   });
 
   it('maps data exceptions raised by PostgreSQL itself to 422, and a lost connection to 503', async () => {
-    const client = new pg.Client({ connectionString: db.url });
+    const client = new pg.Client({ connectionString: t.db.url });
     await client.connect();
     const caught = async (sql: string): Promise<unknown> =>
       client.query(sql).then(
@@ -185,13 +176,13 @@ describe('hostile input: NUL, unpaired surrogates, out-of-range numbers, lost co
   });
 
   it('a database connection lost mid-transaction answers 503 with Retry-After; the next request works', async () => {
-    const client = api(server, token);
+    const client = api(t.server, t.token);
     const user = await client.post<{ id: string }>('/users', {
       email: 'locked@hostile.example.test',
       password: 'locked-password-1',
     });
     // Hold the user's row so the request's transaction waits on it, then cut its connection.
-    const holder = new pg.Client({ connectionString: db.url });
+    const holder = new pg.Client({ connectionString: t.db.url });
     await holder.connect();
     try {
       await holder.query('begin');
@@ -203,7 +194,7 @@ describe('hostile input: NUL, unpaired surrogates, out-of-range numbers, lost co
         const waiting = await adminQuery(
           `select pg_terminate_backend(pid) from pg_stat_activity
            where datname = $1 and wait_event_type = 'Lock' and pid <> $2`,
-          [db.name, (holder as unknown as { processID: number }).processID],
+          [t.db.name, (holder as unknown as { processID: number }).processID],
         );
         killed = waiting.rowCount ?? 0;
       }

@@ -6,10 +6,10 @@ import { tenantScope } from '../../src/db/scope.js';
 import type { AppError } from '../../src/errors.js';
 import { ALL_PERMISSIONS } from '../../src/services/permission-catalogue.js';
 import { UserService } from '../../src/services/user-service.js';
-import { api, login, provisionTenant, type ProvisionedTenant } from '../helpers/api.js';
+import { api, login } from '../helpers/api.js';
 import { hasStackTrace, runCli } from '../helpers/cli.js';
-import { startTestServer, type TestServer } from '../helpers/http.js';
-import { createTestDatabase, testLogger, type TestDatabase } from '../helpers/test-cluster.js';
+import { testLogger } from '../helpers/test-cluster.js';
+import { useTestApi } from '../helpers/api-server.js';
 
 /**
  * Issue 11.1: inside a tenant nobody gains or hands out what they do not hold.
@@ -258,14 +258,12 @@ const ATTEMPTS: Attempt[] = [
 
 describe('privilege escalation inside a tenant (API and CLI)', function () {
   this.timeout(180_000);
-  let db: TestDatabase;
-  let server: TestServer;
-  let tenant: ProvisionedTenant;
+  const t = useTestApi({ slug: 'escalate', plan: 'enterprise' });
   let tmp: string;
   const ids: Ids = {};
   const tokens = new Map<Actor, string>();
 
-  const as = (actor: Actor) => api(server, tokens.get(actor)!);
+  const as = (actor: Actor) => api(t.server, tokens.get(actor)!);
   const roles = async (): Promise<Role[]> =>
     (await as('admin').get<{ data: Role[] }>('/roles?limit=200')).body.data;
   const userById = async (id: string): Promise<User> =>
@@ -286,33 +284,30 @@ describe('privilege escalation inside a tenant (API and CLI)', function () {
   /** What every attempt must leave exactly as it was. */
   async function snapshot() {
     const [roleRows, users] = await Promise.all([
-      db.database.knex.raw(
+      t.db.database.knex.raw(
         `select r.name, r.is_default, array_agg(rp.permission_code order by rp.permission_code) filter (where rp.permission_code is not null) as permissions
          from roles r left join role_permissions rp on rp.tenant_id = r.tenant_id and rp.role_id = r.id
          where r.tenant_id = ? group by r.name, r.is_default order by r.name`,
-        [tenant.tenantId],
+        [t.tenant.tenantId],
       ),
-      db.database.knex.raw(
+      t.db.database.knex.raw(
         `select u.email, u.status, u.full_name, u.password_hash,
                 array_agg(r.name order by r.name) filter (where r.name is not null) as roles
          from users u left join user_roles ur on ur.tenant_id = u.tenant_id and ur.user_id = u.id
          left join roles r on r.tenant_id = ur.tenant_id and r.id = ur.role_id
          where u.tenant_id = ? group by u.email, u.status, u.full_name, u.password_hash order by u.email`,
-        [tenant.tenantId],
+        [t.tenant.tenantId],
       ),
     ]);
     return { roles: roleRows.rows as unknown[], users: users.rows as unknown[] };
   }
 
   before(async () => {
-    db = await createTestDatabase();
-    server = await startTestServer(db.database);
-    tenant = await provisionTenant(db.database, 'escalate', 'enterprise');
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'infield-escalate-'));
-    ids['admin'] = tenant.adminId;
+    ids['admin'] = t.tenant.adminId;
     tokens.set(
       'admin',
-      (await login(server, tenant.adminEmail, tenant.adminPassword)).access_token,
+      (await login(t.server, t.tenant.adminEmail, t.tenant.adminPassword)).access_token,
     );
     const admin = as('admin');
     const byName = new Map((await roles()).map((r) => [r.name, r.id]));
@@ -347,16 +342,17 @@ describe('privilege escalation inside a tenant (API and CLI)', function () {
       ['manager', ids['managerRole']!],
     ] as const) {
       const email = await createUser(key, [roleId]);
-      tokens.set(key, (await login(server, email, PASSWORD)).access_token);
+      tokens.set(key, (await login(t.server, email, PASSWORD)).access_token);
     }
     await createUser('submitter', [ids['submitterRole']!]);
     await createUser('superuser', []);
-    await db.database.knex('users').where({ id: ids['superuser'] }).update({ is_superuser: true });
+    await t.db.database
+      .knex('users')
+      .where({ id: ids['superuser'] })
+      .update({ is_superuser: true });
   });
   after(async () => {
     await fs.rm(tmp, { recursive: true, force: true });
-    await server.close();
-    await db.drop();
   });
 
   for (const attempt of ATTEMPTS) {
@@ -405,16 +401,19 @@ describe('privilege escalation inside a tenant (API and CLI)', function () {
 
   it('the last active holder of a permission can neither lose it nor be disabled or deleted', async () => {
     // A superuser holds everything: take this one out so the admins are the only holders.
-    await db.database.knex('users').where({ id: ids['superuser'] }).update({ status: 'disabled' });
+    await t.db.database
+      .knex('users')
+      .where({ id: ids['superuser'] })
+      .update({ status: 'disabled' });
     const second = await createUser('secondAdmin', [ids['adminRole']!]);
-    const secondToken = (await login(server, second, PASSWORD)).access_token;
+    const secondToken = (await login(t.server, second, PASSWORD)).access_token;
     // Two admins: one may disable the other.
-    const disabled = await api(server, secondToken).patch<User>(`/users/${tenant.adminId}`, {
+    const disabled = await api(t.server, secondToken).patch<User>(`/users/${t.tenant.adminId}`, {
       status: 'disabled',
     });
     expect(disabled.status, JSON.stringify(disabled.body)).to.equal(200);
     // Now the second admin is the only one holding tenants.update and the rest.
-    const dropOwn = await api(server, secondToken).put(`/users/${ids['secondAdmin']}/roles`, {
+    const dropOwn = await api(t.server, secondToken).put(`/users/${ids['secondAdmin']}/roles`, {
       role_ids: [ids['managerRole']],
     });
     expect(dropOwn.status).to.equal(409);
@@ -422,7 +421,7 @@ describe('privilege escalation inside a tenant (API and CLI)', function () {
     expect(String(dropOwn.body['detail'])).to.match(/no active user holding/);
     // Nobody else may take it away either: not even an operator, who holds everything.
     const operator = new UserService({
-      db: { database: db.database, scope: tenantScope(tenant.tenantId) },
+      db: { database: t.db.database, scope: tenantScope(t.tenant.tenantId) },
       actor: { type: 'operator', osUser: 'test' },
       requestId: 'test',
       logger: testLogger,
@@ -441,58 +440,58 @@ describe('privilege escalation inside a tenant (API and CLI)', function () {
     }
     // The power role is the only other way to hold tenants.update; emptying it changes nothing.
     expect(
-      (await api(server, secondToken).patch(`/roles/${ids['powerRole']}`, { permissions: [] }))
+      (await api(t.server, secondToken).patch(`/roles/${ids['powerRole']}`, { permissions: [] }))
         .status,
     ).to.equal(200);
-    expect((await api(server, secondToken).delete(`/roles/${ids['powerRole']}`)).status).to.equal(
+    expect((await api(t.server, secondToken).delete(`/roles/${ids['powerRole']}`)).status).to.equal(
       204,
     );
     // Re-enable the first admin: then the second may step down.
     expect(
-      (await api(server, secondToken).patch(`/users/${tenant.adminId}`, { status: 'active' }))
+      (await api(t.server, secondToken).patch(`/users/${t.tenant.adminId}`, { status: 'active' }))
         .status,
     ).to.equal(200);
     expect(
       (
-        await api(server, secondToken).put(`/users/${ids['secondAdmin']}/roles`, {
+        await api(t.server, secondToken).put(`/users/${ids['secondAdmin']}/roles`, {
           role_ids: [ids['managerRole']],
         })
       ).status,
     ).to.equal(200);
     tokens.set(
       'admin',
-      (await login(server, tenant.adminEmail, tenant.adminPassword)).access_token,
+      (await login(t.server, t.tenant.adminEmail, t.tenant.adminPassword)).access_token,
     );
   });
 
   it('two admins removing each other at once: exactly one succeeds, one admin remains', async () => {
     const other = await createUser('rivalAdmin', [ids['adminRole']!]);
-    const rivalToken = (await login(server, other, PASSWORD)).access_token;
+    const rivalToken = (await login(t.server, other, PASSWORD)).access_token;
     const [a, b] = await Promise.all([
       as('admin').put(`/users/${ids['rivalAdmin']}/roles`, { role_ids: [] }),
-      api(server, rivalToken).put(`/users/${tenant.adminId}/roles`, { role_ids: [] }),
+      api(t.server, rivalToken).put(`/users/${t.tenant.adminId}/roles`, { role_ids: [] }),
     ]);
     // The loser is refused as the last holder (409), or, if it authenticated after the winner
     // committed, for the roles.assign it no longer holds (403).
     const statuses = [a.status, b.status].sort();
     expect(statuses[0]).to.equal(200);
     expect([403, 409]).to.include(statuses[1]);
-    const admins = await db.database.knex.raw(
+    const admins = await t.db.database.knex.raw(
       `select count(*)::int as n from users u join user_roles ur on ur.tenant_id = u.tenant_id and ur.user_id = u.id
        where u.tenant_id = ? and ur.role_id = ? and u.status = 'active'`,
-      [tenant.tenantId, ids['adminRole']!],
+      [t.tenant.tenantId, ids['adminRole']!],
     );
     expect(admins.rows[0].n).to.equal(1);
     if (a.status !== 200) {
       // The rival won: give the first admin its role back for the CLI tests below.
-      await api(server, rivalToken).put(`/users/${tenant.adminId}/roles`, {
+      await api(t.server, rivalToken).put(`/users/${t.tenant.adminId}/roles`, {
         role_ids: [ids['adminRole']],
       });
     }
   });
 
   describe('through the CLI (an operator holds everything, but the rules on roles and holders stand)', () => {
-    const env = () => ({ DATABASE_URL: db.url });
+    const env = () => ({ DATABASE_URL: t.db.url });
     async function cliFails(code: number, pattern: RegExp, ...args: string[]): Promise<void> {
       const result = await runCli(args, { env: env() });
       expect(result.code, result.stderr + result.stdout).to.equal(code);
@@ -536,9 +535,9 @@ describe('privilege escalation inside a tenant (API and CLI)', function () {
 
     it('user:roles cannot revoke the last admin (exit 5)', async () => {
       // Leave exactly one active admin: the provisioned one.
-      await db.database.knex.raw(
+      await t.db.database.knex.raw(
         `delete from user_roles where tenant_id = ? and role_id = ? and user_id <> ?`,
-        [tenant.tenantId, ids['adminRole']!, tenant.adminId],
+        [t.tenant.tenantId, ids['adminRole']!, t.tenant.adminId],
       );
       const before = await snapshot();
       await cliFails(
@@ -548,12 +547,12 @@ describe('privilege escalation inside a tenant (API and CLI)', function () {
         '--tenant',
         'escalate',
         '--email',
-        tenant.adminEmail,
+        t.tenant.adminEmail,
         '--revoke',
         'admin',
       );
       expect(await snapshot()).to.deep.equal(before);
-      const user = await userById(tenant.adminId);
+      const user = await userById(t.tenant.adminId);
       expect(user.roles.map((r) => r.name)).to.include('admin');
     });
   });

@@ -1,3 +1,6 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { api, login, provisionTenant, type ProvisionedTenant } from './api.js';
 import { startTestServer, type TestServer } from './http.js';
 import { createTestDatabase, type TestDatabase } from './test-cluster.js';
@@ -11,6 +14,8 @@ export interface TestApi {
   readonly token: string;
   /** JSON calls as the tenant admin. */
   readonly admin: ReturnType<typeof api>;
+  /** The server's STORAGE_DIR when `storage: true` (a temporary directory of its own). */
+  readonly storageDir: string;
 }
 
 /**
@@ -23,6 +28,8 @@ export function useTestApi(
     slug?: string;
     plan?: 'free' | 'pro' | 'advanced' | 'enterprise';
     env?: Record<string, string>;
+    /** Give the server a temporary STORAGE_DIR of its own, removed after the block. */
+    storage?: boolean;
   } = {},
 ): TestApi {
   let ready: TestApi | undefined;
@@ -32,16 +39,21 @@ export function useTestApi(
   };
   before(async function () {
     this.timeout(60_000);
+    const storageDir = options.storage
+      ? await fs.mkdtemp(path.join(os.tmpdir(), 'infield-storage-'))
+      : '';
+    const env = { ...options.env, ...(options.storage ? { STORAGE_DIR: storageDir } : {}) };
     const db = await createTestDatabase();
-    const server = await startTestServer(db.database, { env: options.env });
+    const server = await startTestServer(db.database, { env });
     const tenant = await provisionTenant(db.database, options.slug ?? 'test-co', options.plan);
     const token = (await login(server, tenant.adminEmail, tenant.adminPassword)).access_token;
-    ready = { db, server, tenant, token, admin: api(server, token) };
+    ready = { db, server, tenant, token, admin: api(server, token), storageDir };
   });
   after(async () => {
     if (ready === undefined) return;
     await ready.server.close();
     await ready.db.drop();
+    if (ready.storageDir !== '') await fs.rm(ready.storageDir, { recursive: true, force: true });
     ready = undefined;
   });
   return {
@@ -59,6 +71,9 @@ export function useTestApi(
     },
     get admin() {
       return get().admin;
+    },
+    get storageDir() {
+      return get().storageDir;
     },
   };
 }
