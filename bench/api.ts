@@ -13,7 +13,7 @@
  * BENCH_MANY_CONNECTIONS (1000) connections against the product alone for BENCH_MANY_SECONDS
  * (10). Any error or non-2xx answer in any run makes the bench exit non-zero.
  * Needs the built CLI (npm run build); uses DATABASE_URL's server, or an embedded PostgreSQL.
- * BENCH_PROFILE_DIR=dir: the product also writes a V8 CPU profile (.cpuprofile) there.
+ * BENCH_PROFILE_DIR=dir: product and floor also write a V8 CPU profile (.cpuprofile) there.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -398,7 +398,13 @@ async function main(): Promise<void> {
     servers.push(product);
     const floor = await startServer(
       'api-floor',
-      [...NODE_FLAGS, '--import', 'tsx', path.join(REPO, 'bench', 'api-floor.ts')],
+      [
+        ...NODE_FLAGS,
+        ...profileArgs(),
+        '--import',
+        'tsx',
+        path.join(REPO, 'bench', 'api-floor.ts'),
+      ],
       serverEnv(url, secret, await freePort()),
     );
     servers.push(floor);

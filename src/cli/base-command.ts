@@ -65,6 +65,11 @@ export abstract class InfieldCommand<T extends typeof Command> extends Command {
     return true;
   }
 
+  /** Daemons write their logs asynchronously (see createLogger); short commands line by line. */
+  protected get bufferedLogs(): boolean {
+    return false;
+  }
+
   public override async init(): Promise<void> {
     await super.init();
     const { args, flags } = await this.parse({
@@ -79,7 +84,7 @@ export abstract class InfieldCommand<T extends typeof Command> extends Command {
     this.settings = loadConfig();
     const level =
       this.settings.logLevelExplicit || !this.quietByDefault ? this.settings.logLevel : 'warn';
-    this.logger = createLogger(level, { cmd: this.id });
+    this.logger = createLogger(level, { cmd: this.id }, { buffered: this.bufferedLogs });
   }
 
   /** The database, opened once per command and closed when it ends. */

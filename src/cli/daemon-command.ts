@@ -24,6 +24,10 @@ export abstract class DaemonCommand<T extends typeof Command> extends InfieldCom
     return false;
   }
 
+  protected override get bufferedLogs(): boolean {
+    return true;
+  }
+
   public override async finally(err: Error | undefined): Promise<void> {
     await super.finally(err);
     exitAfterShutdown();
