@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { directQuery } from './direct-query.js';
 
 /** The non-owner roles tenant and operator-wide work run as (created by the first migration). */
 export const APP_ROLE = 'infield_app';
@@ -40,12 +41,12 @@ export function scopeOf(knex: unknown): Scope | undefined {
  * carries them into the next transaction.
  */
 export async function applyScope(trx: Knex.Transaction, scope: Scope): Promise<void> {
-  await trx.raw(SCOPE_SQL, scopeSettings(scope));
+  await directQuery(trx, SCOPE_SQL, scopeSettings(scope));
   bindScope(trx, scope);
 }
 
-/** The one statement that puts a transaction in a scope: role, then tenant setting. */
-export const SCOPE_SQL = `select set_config('role', ?, true), set_config('app.tenant_id', ?, true)`;
+/** The one statement that puts a transaction in a scope: role, then tenant setting (pg parameters). */
+export const SCOPE_SQL = `select set_config('role', $1, true), set_config('app.tenant_id', $2, true)`;
 
 /** The role and tenant setting of a scope, in SCOPE_SQL's order. */
 export const scopeSettings = (scope: Scope): [string, string] =>

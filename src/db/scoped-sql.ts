@@ -1,4 +1,5 @@
 import { tenantScopeRequired } from '../errors.js';
+import { directQuery } from './direct-query.js';
 import type { TxHandle } from './transaction.js';
 
 /**
@@ -16,4 +17,19 @@ export async function tenantSql<T = Record<string, unknown>>(
   }
   const result = await tx.trx.raw(sql, bindings as never);
   return (result as { rows: T[] }).rows;
+}
+
+/**
+ * tenantSql for a statement with pg's `$1` parameters, sent without knex's builder: for the
+ * statements every request makes (see directQuery). Same rule: a tenant transaction only.
+ */
+export async function tenantQuery<T = Record<string, unknown>>(
+  tx: TxHandle,
+  sql: string,
+  values: readonly unknown[] = [],
+): Promise<T[]> {
+  if (tx.scope.kind !== 'tenant') {
+    throw tenantScopeRequired('Set-based tenant SQL needs a tenant transaction');
+  }
+  return directQuery<T>(tx.trx, sql, values);
 }

@@ -83,7 +83,7 @@ describe('one transaction per request: authentication and the work share it', fu
     // Authentication is one statement: user, session, tenant and permissions together.
     expect(sent[2]).to.match(/from users u\s+join tenants t/);
     // The form and its current version are one statement too.
-    expect(sent[3]).to.match(/left join "form_versions" as "v"/);
+    expect(sent[3]).to.match(/from forms f\s+left join form_versions v/);
     expect(sent).to.have.length(5);
   });
 

@@ -1,5 +1,5 @@
 import type { Actor } from '../../context.js';
-import { tenantSql } from '../../db/scoped-sql.js';
+import { tenantQuery } from '../../db/scoped-sql.js';
 import { withTransaction, type DbHandle } from '../../db/transaction.js';
 import { tenantSuspended, unauthorized } from '../../errors.js';
 import type { TenantLimits, TenantPlan } from '../../models/tenant.js';
@@ -41,7 +41,7 @@ select u.id, u.email, u.is_superuser, u.status, u.session_version,
               where ur.user_id = u.id) as permissions
   from users u
   join tenants t on t.id = u.tenant_id
- where u.id = ?`;
+ where u.id = $1`;
 
 /**
  * The identity of verified `claims`, read in `db`'s transaction (the request's
@@ -52,7 +52,7 @@ select u.id, u.email, u.is_superuser, u.status, u.session_version,
  */
 export async function identify(db: DbHandle, claims: AccessClaims): Promise<Identity> {
   return withTransaction(db, async (tx) => {
-    const [row] = await tenantSql<IdentityRow>(tx, IDENTITY_SQL, [claims.sub]);
+    const [row] = await tenantQuery<IdentityRow>(tx, IDENTITY_SQL, [claims.sub]);
     if (row === undefined || row.status !== 'active')
       throw unauthorized('The account is disabled or gone');
     if (claims.sv === undefined || claims.sv !== row.session_version)

@@ -179,8 +179,7 @@ async function runCopy(
   try {
     await client.query('begin transaction read only');
     // The same scope statement as every other transaction, on this raw connection.
-    const scoped = database.knex.raw(SCOPE_SQL, scopeSettings(scope)).toSQL().toNative();
-    await client.query(scoped.sql, [...scoped.bindings]);
+    await client.query(SCOPE_SQL, scopeSettings(scope));
     const copy = await pump(client, copySql, destination, options, watch);
     await client.query('commit');
     // The COPY's CommandComplete came before COMMIT's answer: its row count is final.

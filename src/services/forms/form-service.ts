@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import { withDb, type ServiceContext } from '../../context.js';
+import { CURRENT_TENANT_SQL } from '../../db/scope.js';
+import { tenantQuery } from '../../db/scoped-sql.js';
 import { withRollback, withTransaction, type TxHandle } from '../../db/transaction.js';
 import { conflict, notFound } from '../../errors.js';
 import { Form, FormField, FormVersion, type FormStatus } from '../../models/form.js';
@@ -102,6 +104,32 @@ interface CurrentVersionColumns {
   current_fields: FormVersion['fields'];
 }
 
+/**
+ * A form by id or key with, when it has no draft, its current version's schema and mapping: one
+ * statement, sent directly (tenantQuery: row-level security filters the tenant) because every
+ * GET /forms/{id} makes it.
+ */
+async function withCurrentVersion(
+  tx: TxHandle,
+  column: 'id' | 'key',
+  value: string,
+): Promise<(Form & CurrentVersionColumns) | undefined> {
+  const [row] = await tenantQuery<Record<string, unknown>>(
+    tx,
+    `select f.*, v.json_schema as current_schema, v.fields as current_fields
+       from forms f
+       left join form_versions v
+         on v.tenant_id = f.tenant_id and v.form_id = f.id and v.version = f.current_version
+        and f.draft_schema is null
+      where f.${column} = $1 and f.tenant_id = ${CURRENT_TENANT_SQL}
+      limit 1`,
+    [value],
+  );
+  return row === undefined
+    ? undefined
+    : (Form.fromDatabaseJson(row) as Form & CurrentVersionColumns);
+}
+
 /** Forms, their drafts and immutable published versions. */
 export class FormService {
   constructor(private readonly ctx: ServiceContext) {}
@@ -119,7 +147,7 @@ export class FormService {
   async get(id: string): Promise<FormDto> {
     assertPermission(this.ctx, 'forms.read');
     return withTransaction(this.ctx.db, async (tx) => {
-      const form = await this.withCurrentVersion(tx).where('forms.id', id).first();
+      const form = await withCurrentVersion(tx, 'id', id);
       if (form === undefined) throw notFound('Form', id);
       return this.represent(tx, form);
     });
@@ -128,23 +156,10 @@ export class FormService {
   async getByKey(key: string): Promise<FormDto> {
     assertPermission(this.ctx, 'forms.read');
     return withTransaction(this.ctx.db, async (tx) => {
-      const form = await this.withCurrentVersion(tx).where('forms.key', key).first();
+      const form = await withCurrentVersion(tx, 'key', key);
       if (form === undefined) throw notFound('Form', key);
       return this.represent(tx, form);
     });
-  }
-
-  /** Forms with, when they have no draft, their current version's schema and mapping: one statement. */
-  private withCurrentVersion(tx: TxHandle) {
-    return Form.query(tx.trx)
-      .select('forms.*', 'v.json_schema as current_schema', 'v.fields as current_fields')
-      .leftJoin('form_versions as v', (join) =>
-        join
-          .on('v.tenant_id', 'forms.tenant_id')
-          .andOn('v.form_id', 'forms.id')
-          .andOn('v.version', 'forms.current_version')
-          .andOnNull('forms.draft_schema'),
-      );
   }
 
   /**
