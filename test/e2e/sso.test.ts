@@ -540,3 +540,54 @@ function signJwt(
   const signature = signer.sign({ key: key as never, format: 'jwk' }).toString('base64url');
   return `${input}.${signature}`;
 }
+
+describe('single sign-on with SSO_REDIRECT_URL: the callback hands the tokens to the frontend', function () {
+  this.timeout(60_000);
+  const t = useTestApi({
+    slug: SLUG,
+    env: { SSO_ALLOW_HTTP: 'true', PUBLIC_URL, SSO_REDIRECT_URL: 'https://app.example.test/sso' },
+  });
+  let idp: TestIdp;
+  before(async () => {
+    idp = await startTestIdp([CLIENT]);
+    idp.accounts.set('ann', { email: 'ann@corp.test', email_verified: true });
+  });
+  after(async () => {
+    await idp?.close();
+  });
+
+  it('answers 302 to SSO_REDIRECT_URL with the pair in the fragment; errors stay problem+json', async () => {
+    const put = await t.admin.put('/tenants/me/sso', {
+      issuer: idp.issuer,
+      client_id: CLIENT.client_id,
+      client_secret: CLIENT.client_secret,
+      allowed_email_domains: ['corp.test'],
+      default_role: 'submitter',
+    });
+    expect(put.status, JSON.stringify(put.body)).to.equal(200);
+    const started = await t.server.request(`/api/v1/auth/sso/${SLUG}/start`, {
+      redirect: 'manual',
+    });
+    const jar = new CookieJar();
+    jar.take(started);
+    const back = await authorizeAtIdp(idp, started.headers.get('location')!, 'ann');
+    const res = await t.server.request(`${back.pathname}${back.search}`, {
+      redirect: 'manual',
+      headers: { Cookie: jar.header() },
+    });
+    expect(res.status).to.equal(302);
+    const location = new URL(res.headers.get('location')!);
+    expect(`${location.origin}${location.pathname}`).to.equal('https://app.example.test/sso');
+    expect(location.search).to.equal('');
+    const pair = new URLSearchParams(location.hash.slice(1));
+    expect(pair.get('token_type')).to.equal('bearer');
+    const me = await api(t.server, pair.get('access_token')!).get('/auth/me');
+    expect(me.status).to.equal(200);
+    const replay = await t.server.request(`${back.pathname}${back.search}`, {
+      redirect: 'manual',
+      headers: { Cookie: jar.header() },
+    });
+    expect(replay.status).to.equal(401);
+    expect(replay.headers.get('content-type')).to.contain('application/problem+json');
+  });
+});
