@@ -40,6 +40,10 @@ export interface Config {
   readonly publicUrl: string;
   readonly accessTokenTtlSeconds: number;
   readonly refreshTokenTtlSeconds: number;
+  /** Single sign-on: accept http:// identity providers (development and tests only). */
+  readonly ssoAllowHttp: boolean;
+  /** Single sign-on: where the callback sends the browser with the tokens in the fragment. */
+  readonly ssoRedirectUrl: string | undefined;
 }
 
 type Env = Record<string, string | undefined>;
@@ -245,7 +249,15 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       3_600,
       365 * 86_400,
     ),
+    ssoAllowHttp: parseBoolean(errors, 'SSO_ALLOW_HTTP', get('SSO_ALLOW_HTTP'), false),
+    ssoRedirectUrl: parseUrl(errors, 'SSO_REDIRECT_URL', get('SSO_REDIRECT_URL'), [
+      'http:',
+      'https:',
+    ]),
   };
+  if (config.ssoAllowHttp && nodeEnv === 'production') {
+    errors.push({ path: 'SSO_ALLOW_HTTP', message: 'cannot be true when NODE_ENV=production' });
+  }
   if (errors.length > 0) throw configInvalid(errors);
   return Object.freeze(config);
 }

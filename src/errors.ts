@@ -225,3 +225,20 @@ export const tenantsFailed = (failed: readonly string[], total: number): AppErro
     ExitCode.internal,
     { extensions: { failed_tenant_ids: [...failed] } },
   );
+
+/** A single sign-on callback that cannot log anyone in (bad state, token, nonce, audience…). */
+export const ssoFailed = (message: string): AppError =>
+  new AppError('SSO_FAILED', `Single sign-on failed: ${message}`, 401, ExitCode.forbidden);
+
+/** Signed-in by the identity provider, but refused here (email domain, disabled user). */
+export const ssoRefused = (code: string, message: string): AppError =>
+  new AppError(code, message, 403, ExitCode.forbidden);
+
+/** The tenant allows single sign-on only: password login is refused. */
+export const ssoRequired = (): AppError =>
+  new AppError(
+    'SSO_REQUIRED',
+    'This tenant signs in with single sign-on only; use GET /api/v1/auth/sso/{tenant}/start',
+    403,
+    ExitCode.forbidden,
+  );

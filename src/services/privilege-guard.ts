@@ -143,3 +143,35 @@ export async function keepingEveryPermissionHeld<T>(
   }
   return result;
 }
+
+/**
+ * Throws FORBIDDEN when some active user of the tenant holds a permission (or
+ * superuser standing) the actor lacks. For acts that can reach every account
+ * of the tenant at once — configuring single sign-on lets whoever controls the
+ * identity provider sign in as any user by email — so only someone already as
+ * powerful as every user may do them.
+ */
+export async function assertMayActOnEveryUser(
+  tx: TxHandle,
+  ctx: ServiceContext,
+  act: string,
+): Promise<void> {
+  const held = holdingsOf(ctx);
+  if (held.all) return;
+  const superusers = await tenantSql<{ n: number }>(
+    tx,
+    `select count(*)::int as n from users where is_superuser and status = 'active'`,
+  );
+  if ((superusers[0]?.n ?? 0) > 0) {
+    throw forbidden(`You cannot ${act}: this tenant has a superuser, and you are not one`, {
+      extensions: { permissions: ['*'] },
+    });
+  }
+  const missing = [...(await heldPermissions(tx))].filter((c) => !held.codes.has(c)).sort();
+  if (missing.length > 0) {
+    throw forbidden(
+      `You cannot ${act}: users of this tenant hold permissions you lack (${missing.join(', ')})`,
+      { extensions: { permissions: missing } },
+    );
+  }
+}

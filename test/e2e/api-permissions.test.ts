@@ -50,6 +50,13 @@ describe('permission matrix (roles × endpoints, from permission-matrix.json)', 
       doc: { type: 'string', format: 'uuid', 'x-infield-widget': 'file' },
     },
   };
+  const ssoSettings = {
+    issuer: 'https://idp.matrix.example.test',
+    client_id: 'infield',
+    client_secret: 'matrix-sso-secret',
+    allowed_email_domains: ['matrix.example.test'],
+    default_role: 'viewer',
+  };
   const PDF = Buffer.from(
     '%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n',
   );
@@ -112,6 +119,12 @@ describe('permission matrix (roles × endpoints, from permission-matrix.json)', 
         return as.patch(path.replace(':id', await newRole()), { description: 'changed' });
       case 'PUT /tenants/me':
         return as.put(path, { name: 'Matrix Inc' });
+      case 'PUT /tenants/me/sso':
+        return as.put(path, ssoSettings);
+      case 'GET /tenants/me/sso':
+      case 'DELETE /tenants/me/sso':
+        await admin.put(path, ssoSettings);
+        return as.call(method, path);
       case 'POST /forms':
         return as.post(path, { key: `made-${counter}`, title: 'Made', json_schema: formSchema });
       case 'GET /forms/:id':

@@ -88,6 +88,16 @@ export async function seedTenantRows(client: pg.Client, slug: string): Promise<S
      values ($1, $2, $3, 'k', 'h', 201, now() + interval '1 day')`,
     [t, ids['idempotency_keys'], ids['users']],
   );
+  await q(
+    `insert into tenant_sso (tenant_id, id, issuer, client_id, client_secret_sealed, allowed_email_domains, default_role_id)
+     values ($1, $2, 'https://idp.example.test', 'c', 'sealed', array['example.test'], $3)`,
+    [t, ids['tenant_sso'], ids['roles']],
+  );
+  await q(
+    `insert into sso_logins (tenant_id, id, state_hash, browser_hash, nonce, code_verifier_sealed, expires_at)
+     values ($1, $2, $3, $3, 'n', 'v', now() + interval '10 minutes')`,
+    [t, ids['sso_logins'], Buffer.from(randomUUID())],
+  );
   return { tenantId: t, ids };
 }
 

@@ -13,8 +13,10 @@ export const TENANT_TABLES = [
   'refresh_tokens',
   'role_permissions',
   'roles',
+  'sso_logins',
   'submission_responses',
   'submissions',
+  'tenant_sso',
   'user_roles',
   'users',
 ] as const;

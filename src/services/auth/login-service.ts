@@ -3,8 +3,15 @@ import { Type } from '@sinclair/typebox';
 import type { ServiceContext } from '../../context.js';
 import { systemScope, tenantScope } from '../../db/scope.js';
 import { withTransaction, type TxHandle } from '../../db/transaction.js';
-import { mfaRequired, tenantSuspended, unauthorized, type AppError } from '../../errors.js';
+import {
+  mfaRequired,
+  ssoRequired,
+  tenantSuspended,
+  unauthorized,
+  type AppError,
+} from '../../errors.js';
 import { Tenant } from '../../models/tenant.js';
+import { TenantSso } from '../../models/tenant-sso.js';
 import { User } from '../../models/user.js';
 import { validate } from '../../validation.js';
 import { writeAudit } from '../audit-service.js';
@@ -102,6 +109,9 @@ export class LoginService {
         return { ok: false as const };
       }
       if (tenant.status === 'suspended') throw tenantSuspended();
+      // Judged after the password, so the answer tells only its owner that the tenant is SSO-only.
+      const sso = await TenantSso.query(tx.trx).where({ enabled: true, sso_only: true }).first();
+      if (sso !== undefined) throw ssoRequired();
       if (user.mfa_enabled) {
         if (input.totp === undefined) throw mfaRequired();
         const step = this.freshTotpStep(user, input.totp);
