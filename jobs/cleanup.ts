@@ -23,12 +23,16 @@ export async function cleanupTenants(
   return totals(fanOut, [
     'refresh_tokens_deleted',
     'idempotency_keys_deleted',
+    'sso_logins_deleted',
     'exports_expired',
     'emails_deleted',
   ]);
 }
 
-/** Hourly: expired refresh tokens, expired export files, old sent emails — tenant by tenant. */
+/**
+ * Hourly: expired refresh tokens, idempotency keys and SSO sign-ins, expired export files, old
+ * sent emails — tenant by tenant.
+ */
 export const cleanupJob: InfieldJob<CleanupPayload> = {
   name: CLEANUP,
   description: 'Delete expired refresh tokens and export files, and sent emails older than 30 days',

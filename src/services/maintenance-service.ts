@@ -15,6 +15,7 @@ export interface CleanupResult {
   tenants: number;
   refresh_tokens_deleted: number;
   idempotency_keys_deleted: number;
+  sso_logins_deleted: number;
   exports_expired: number;
   emails_deleted: number;
 }
@@ -42,12 +43,12 @@ export class MaintenanceService {
 
   /**
    * Deletes expired refresh tokens (spent ones are kept until they expire so a
-   * replay is still recognised) and expired idempotency keys, expires export and report files past their
+   * replay is still recognised), expired idempotency keys and unfinished SSO sign-ins, expires export and report files past their
    * date (row kept as `expired`, file removed), and deletes old sent emails.
-   * Set-based: four statements per tenant, audit rows included.
+   * Set-based: five statements per tenant, audit rows included.
    */
   async cleanupTenant(tenantId: string): Promise<Omit<CleanupResult, 'tenants'>> {
-    const { tokens, keys, files, emails } = await withTransaction(
+    const { tokens, keys, ssoLogins, files, emails } = await withTransaction(
       { database: this.ctx.db.database, scope: tenantScope(tenantId) },
       async (tx) => {
         const removed = await RefreshToken.query(tx.trx)
@@ -56,6 +57,12 @@ export class MaintenanceService {
         const [keys] = await tenantSql<{ n: number }>(
           tx,
           `with d as (delete from idempotency_keys where expires_at < now() returning 1)
+           select count(*)::int as n from d`,
+        );
+        // Sign-ins started and never finished (a started one lives 10 minutes).
+        const [ssoLogins] = await tenantSql<{ n: number }>(
+          tx,
+          `with d as (delete from sso_logins where expires_at < now() returning 1)
            select count(*)::int as n from d`,
         );
         const expiredAudit = buildAuditInsert(this.ctx, {
@@ -101,6 +108,7 @@ export class MaintenanceService {
         return {
           tokens: removed,
           keys: keys?.n ?? 0,
+          ssoLogins: ssoLogins?.n ?? 0,
           files: expired.map((e) => e.file_key),
           emails: deleted?.n ?? 0,
         };
@@ -115,6 +123,7 @@ export class MaintenanceService {
     return {
       refresh_tokens_deleted: tokens,
       idempotency_keys_deleted: keys,
+      sso_logins_deleted: ssoLogins,
       exports_expired: files.length,
       emails_deleted: emails,
     };

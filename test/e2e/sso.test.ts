@@ -1,5 +1,9 @@
 import { createSign, randomBytes } from 'node:crypto';
 import { expect } from 'chai';
+import { cleanupTenants } from '../../jobs/cleanup.js';
+import { systemScope } from '../../src/db/scope.js';
+import { MaintenanceService } from '../../src/services/maintenance-service.js';
+import { testLogger } from '../helpers/test-cluster.js';
 import { api, login, provisionTenant } from '../helpers/api.js';
 import { useTestApi } from '../helpers/api-server.js';
 import { runCli } from '../helpers/cli.js';
@@ -371,6 +375,25 @@ describe('single sign-on with OpenID Connect (a real oidc-provider)', function (
       expect(stolen.status).to.equal(401);
       expect(stolen.body.detail).to.contain('did not start');
       expect((await callback(back, started.cookie)).status).to.equal(401);
+    });
+
+    it('the cleanup job deletes sign-ins started and never finished, once expired', async () => {
+      await start();
+      const pending = () => t.db.database.knex('sso_logins').where('tenant_id', t.tenant.tenantId);
+      const before = (await pending()).length;
+      expect(before).to.be.above(0);
+      await pending().update({ expires_at: new Date(Date.now() - 1000) });
+      const cleaned = await cleanupTenants(
+        new MaintenanceService({
+          db: { database: t.db.database, scope: systemScope },
+          actor: { type: 'system', job: 'cleanup' },
+          requestId: 'test',
+          logger: testLogger,
+        }),
+        testLogger,
+      );
+      expect(cleaned.sso_logins_deleted).to.equal(before);
+      expect(await pending()).to.deep.equal([]);
     });
 
     it('a provider error in the callback is a 401, never a 500', async () => {
