@@ -26,6 +26,7 @@ import { submissionRoutes } from './routes/submission-routes.js';
 import { approvalRoutes } from './routes/approval-routes.js';
 import { exportRoutes } from './routes/export-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
+import { apiKeyRoutes } from './routes/api-key-routes.js';
 import { createAuthGuard } from './auth-guard.js';
 import type { Platform } from '../services/platform.js';
 import type { AppState } from './state.js';
@@ -54,6 +55,7 @@ export function productRoutes(platform: Platform): AnyRoute[] {
     ...approvalRoutes(),
     ...auditRoutes(),
     ...exportRoutes(platform),
+    ...apiKeyRoutes(),
   ];
 }
 
