@@ -75,8 +75,14 @@ insert into permissions (code, description) values
   ('api_keys.manage', 'Create and revoke API keys')
 on conflict (code) do nothing;
 `);
-  // The built-in admin role holds every permission: give it the new ones in each tenant, under
-  // that tenant's RLS (as the application role), then return to the login role.
+  await grantToBuiltInAdmins(knex);
+}
+
+/**
+ * The built-in admin role holds every permission: gives it the new ones in each existing tenant,
+ * under that tenant's RLS (as the application role), then returns to the login role. Idempotent.
+ */
+export async function grantToBuiltInAdmins(knex: Knex): Promise<void> {
   await knex.raw(`
 do $$
 declare
