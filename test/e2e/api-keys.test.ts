@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { api, login, provisionTenant, type ProvisionedTenant } from '../helpers/api.js';
+import { api, login, provisionTenant, uploadFile, type ProvisionedTenant } from '../helpers/api.js';
 import { useTestApi } from '../helpers/api-server.js';
 
 interface KeyBody {
@@ -307,6 +307,48 @@ describe('API keys (service tokens)', function () {
       await trx.rollback();
     }
     expect((await lastUsed()).getTime()).to.equal(before.getTime());
+  });
+
+  it('works on routes that commit authentication at once (uploads), and records the use', async () => {
+    const created = await createKey(['files.create', 'files.read']);
+    const upload = await uploadFile(t.server, created.body.secret!, {
+      name: 'note.pdf',
+      bytes: Buffer.from(
+        '%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n',
+      ),
+    });
+    expect(upload.status, JSON.stringify(upload.body)).to.equal(201);
+    const key = await t.admin.get<KeyBody>(`/api-keys/${created.body.id}`);
+    expect(key.body.last_used_at).to.be.a('string');
+    const audit = await t.db.database
+      .knex('audit_logs')
+      .where({ tenant_id: t.tenant.tenantId, resource_id: upload.body['id'] as string })
+      .select('actor_label');
+    expect(audit.map((r: { actor_label: string }) => r.actor_label)).to.include(
+      `api_key:${created.body.name}`,
+    );
+  });
+
+  it('costs a request the same statements as an access token (the tenant is found as the transaction starts)', async () => {
+    const created = await createKey(['tenants.read']);
+    const knex = t.db.database.knex;
+    const count = async (token: string): Promise<string[]> => {
+      const seen: string[] = [];
+      const listener = (q: { sql: string }) => seen.push(q.sql.trim().split(/\s+/)[0]!);
+      knex.on('query', listener);
+      try {
+        expect((await api(t.server, token).get('/tenants/me')).status).to.equal(200);
+      } finally {
+        knex.off('query', listener);
+      }
+      return seen;
+    };
+    await count(created.body.secret!); // the first use also records last_used_at
+    const withKey = await count(created.body.secret!);
+    const withToken = await count(t.token);
+    // BEGIN, enter the tenant, who is asking, the tenant, COMMIT: only the SQL differs.
+    expect(withKey).to.have.length(withToken.length);
+    expect(withKey).to.deep.equal(['BEGIN;', 'select', 'with', 'select', 'COMMIT;']);
   });
 
   it('replays a create with the same Idempotency-Key without the secret', async () => {
