@@ -9,6 +9,11 @@ export type Actor =
       readonly email: string;
       readonly isSuperuser: boolean;
       readonly permissions: ReadonlySet<string>;
+      /**
+       * Set when the user acts through one of their API keys: `permissions` are then the
+       * key's, narrowed to what the user still holds, and audit rows name the key.
+       */
+      readonly apiKey?: { readonly id: string; readonly name: string };
     }
   | { readonly type: 'operator'; readonly osUser: string }
   | { readonly type: 'system'; readonly job?: string }

@@ -76,7 +76,10 @@ export default class AuditQueryCommand extends InfieldCommand<typeof AuditQueryC
           ['time', 'actor', 'action', 'resource', 'request'],
           page.data.map((e) => [
             e.created_at,
-            `${e.actor_type}:${e.actor_label ?? ''}`,
+            // An API key's label already reads api_key:<name>.
+            e.actor_type === 'api_key'
+              ? (e.actor_label ?? 'api_key:')
+              : `${e.actor_type}:${e.actor_label ?? ''}`,
             e.action,
             `${e.resource_type} ${e.resource_id ?? ''}`,
             e.request_id,

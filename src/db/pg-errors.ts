@@ -44,6 +44,7 @@ const CONSTRAINT_MESSAGES: Record<string, { path: string; message: string }> = {
   users_email_key: { path: 'email', message: 'a user with this email already exists' },
   roles_name_key: { path: 'name', message: 'a role with this name already exists' },
   forms_key_key: { path: 'key', message: 'a form with this key already exists' },
+  api_keys_active_name_key: { path: 'name', message: 'an API key with this name already exists' },
 };
 
 const keyColumns = (detail: string | undefined): string[] => {

@@ -6,9 +6,17 @@ import { assertPermission } from '../services/authorization.js';
 import type { Platform } from '../services/platform.js';
 import { RequestLimitService } from '../services/request-limit-service.js';
 import type { AccessGuard } from './mount-routes.js';
-import type { KoaContext } from './route.js';
+import type { AnyRoute, KoaContext } from './route.js';
 import type { ServiceContext } from '../context.js';
-import { withTransaction, type DbHandle } from '../db/transaction.js';
+import { withTransaction, type DbHandle, type TenantTx } from '../db/transaction.js';
+import { withLookedUpTenant } from '../db/lookup-transaction.js';
+import { API_KEY_TENANT_SQL, identifyApiKey } from '../services/auth/api-key-identity.js';
+import {
+  hashApiKey,
+  INVALID_API_KEY,
+  isWellFormedApiKey,
+  looksLikeApiKey,
+} from '../services/auth/api-key-secret.js';
 
 const bearerToken = (ctx: KoaContext): string | undefined => {
   const header = ctx.get('Authorization');
@@ -38,7 +46,8 @@ export function publicContext(ctx: KoaContext, database: Database): ServiceConte
  * route's services then share: one connection and one commit per request, and
  * a refused request changes nothing. Counts the request against the tenant's
  * plan limit (RateLimit-* headers on the response, 429 past it), then checks
- * the route's declared permission.
+ * the route's declared permission. A bearer value starting `ifk_` is an API
+ * key instead (apiKeyRequest): same transaction, same limits and checks.
  */
 export function createAuthGuard(database: Database, platform: Platform): AccessGuard {
   const limits = new RequestLimitService(platform);
@@ -49,15 +58,14 @@ export function createAuthGuard(database: Database, platform: Platform): AccessG
     }
     const token = bearerToken(ctx);
     if (token === undefined) throw unauthorized();
-    const claims = platform.tokens.verifyAccess(token);
     const permission = route.access.permission;
-    const run = async (db: DbHandle): Promise<void> => {
-      const identity = await identify(db, claims);
+    const admitted = async (identity: Identity, db: DbHandle): Promise<void> => {
       ctx.set(await limits.admit(identity));
       // The request's own logger (made per request by requestContext) gains who acts.
       ctx.state.logger.setBindings({
         tenant_id: identity.tenantId,
         user_id: identity.actor.userId,
+        ...(identity.actor.apiKey === undefined ? {} : { api_key_id: identity.actor.apiKey.id }),
       });
       const services: ServiceContext = {
         ...publicContext(ctx, database),
@@ -69,9 +77,40 @@ export function createAuthGuard(database: Database, platform: Platform): AccessG
       if (permission !== undefined) assertPermission(services, permission);
       await next();
     };
+    if (looksLikeApiKey(token)) return apiKeyRequest(database, token, route, admitted);
+    const claims = platform.tokens.verifyAccess(token);
+    const run = async (db: DbHandle): Promise<void> => admitted(await identify(db, claims), db);
     const db: DbHandle = { database, scope: tenantScope(claims.tid) };
     await (route.transaction === 'own' ? run(db) : withTransaction(db, run));
   };
+}
+
+/**
+ * A request with an API key (`Bearer ifk_…`): the transaction that authenticates
+ * it starts by finding the key's tenant from its hash (withLookedUpTenant), so it
+ * costs the same statements as an access token's. A malformed, unknown, revoked
+ * or expired key is one 401 with one message.
+ */
+async function apiKeyRequest(
+  database: Database,
+  secret: string,
+  route: AnyRoute,
+  admitted: (identity: Identity, db: DbHandle) => Promise<void>,
+): Promise<void> {
+  if (!isWellFormedApiKey(secret)) throw unauthorized(INVALID_API_KEY);
+  const hash = hashApiKey(secret);
+  const authenticate = (tx: TenantTx | undefined): Promise<Identity> => {
+    if (tx === undefined) throw unauthorized(INVALID_API_KEY);
+    return identifyApiKey(tx, hash);
+  };
+  if (route.transaction === 'own') {
+    const identity = await withLookedUpTenant(database, API_KEY_TENANT_SQL, [hash], authenticate);
+    return admitted(identity, { database, scope: tenantScope(identity.tenantId) });
+  }
+  await withLookedUpTenant(database, API_KEY_TENANT_SQL, [hash], async (tx) => {
+    const identity = await authenticate(tx);
+    await admitted(identity, tx as TenantTx);
+  });
 }
 
 /** The service context a route handler runs with (set by the guard). */

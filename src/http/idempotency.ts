@@ -29,14 +29,22 @@ export async function runIdempotent(
 ): Promise<RouteResult> {
   const key = ctx.get('Idempotency-Key');
   if (route.idempotent !== true || key === '') return handler();
+  let live: RouteResult | undefined;
   const outcome = await new IdempotencyService(services(ctx)).once(
     key,
     { method: ctx.method, path: ctx.path, body },
     async (): Promise<RecordedResponse> => {
       const result = await handler();
-      return { status: statusOf(result), headers: result.headers ?? {}, body: result.body };
+      if (result.replayBody !== undefined) live = result;
+      return {
+        status: statusOf(result),
+        headers: result.headers ?? {},
+        body: result.replayBody ?? result.body,
+      };
     },
   );
+  // The first answer keeps what is shown once; only the stored copy goes without it.
+  if (!outcome.replayed && live !== undefined) return { ...live, replayBody: undefined };
   return {
     status: outcome.status,
     headers: outcome.replayed

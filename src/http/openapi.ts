@@ -92,7 +92,14 @@ export function buildOpenApi(
     security: [{ bearer: [] }],
     paths,
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      securitySchemes: {
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            'An access token (JWT from POST /auth/login) or an API key (ifk_…, from POST /api-keys)',
+        },
+      },
       schemas: {
         FieldNode: plain(FieldNodeSchema),
         FieldCondition: plain(FieldConditionSchema),

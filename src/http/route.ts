@@ -24,6 +24,11 @@ export interface RouteInput<P, Q, B> {
 export interface RouteResult {
   status?: number;
   body?: unknown;
+  /**
+   * For an idempotent route: what is stored and replayed to a retry instead of
+   * `body`, when the body holds something shown once (an API key's secret).
+   */
+  replayBody?: unknown;
   headers?: Record<string, string>;
   type?: string;
 }

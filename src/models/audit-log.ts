@@ -1,6 +1,6 @@
 import { TenantModel } from '../db/base-model.js';
 
-export type AuditActorType = 'user' | 'operator' | 'system' | 'public';
+export type AuditActorType = 'user' | 'operator' | 'system' | 'public' | 'api_key';
 
 export class AuditLog extends TenantModel {
   static override tableName = 'audit_logs';

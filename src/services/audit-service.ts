@@ -19,6 +19,13 @@ export function actorColumns(ctx: Pick<ServiceContext, 'actor'>): {
   const { actor } = ctx;
   switch (actor.type) {
     case 'user':
+      // Work done with an API key is the key's act (its row names the user who made it).
+      if (actor.apiKey !== undefined)
+        return {
+          actor_type: 'api_key',
+          actor_id: actor.apiKey.id,
+          actor_label: `api_key:${actor.apiKey.name}`,
+        };
       return { actor_type: 'user', actor_id: actor.userId, actor_label: actor.email };
     case 'operator':
       return { actor_type: 'operator', actor_id: null, actor_label: actor.osUser };

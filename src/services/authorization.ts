@@ -20,3 +20,15 @@ export function assertPermission(ctx: ServiceContext, code: PermissionCode): voi
 /** The acting user's id, for rules like "only your own submissions". */
 export const actingUserId = (ctx: ServiceContext): string | undefined =>
   ctx.actor.type === 'user' ? ctx.actor.userId : undefined;
+
+/**
+ * Throws FORBIDDEN when the caller acts through an API key: some acts belong to
+ * a person only (minting keys, logging out, enrolling MFA).
+ */
+export function assertNotApiKey(ctx: ServiceContext, act: string): void {
+  if (ctx.actor.type === 'user' && ctx.actor.apiKey !== undefined) {
+    throw forbidden(`An API key cannot ${act}; sign in as a user`, {
+      extensions: { api_key: ctx.actor.apiKey.name },
+    });
+  }
+}

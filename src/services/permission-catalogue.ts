@@ -31,6 +31,8 @@ export const PERMISSIONS = {
   'audit.read': 'Query the audit log',
   'exports.create': 'Start background exports',
   'exports.read': 'See background exports and download them',
+  'api_keys.read': 'List and view API keys',
+  'api_keys.manage': 'Create and revoke API keys',
 } as const satisfies Record<string, string>;
 
 export type PermissionCode = keyof typeof PERMISSIONS;

@@ -205,6 +205,16 @@ describe('permission matrix (roles × endpoints, from permission-matrix.json)', 
         );
         return as.get(path.replace(':id', queued.body.id));
       }
+      case 'POST /api-keys':
+        return as.post(path, { name: `key-${counter}`, permissions: ['tenants.read'] });
+      case 'GET /api-keys/:id':
+      case 'DELETE /api-keys/:id': {
+        const key = await admin.post<{ id: string }>('/api-keys', {
+          name: `target-key-${counter}`,
+          permissions: ['tenants.read'],
+        });
+        return as.call(method, path.replace(':id', key.body.id));
+      }
       default:
         return as.call(method, path);
     }

@@ -15,7 +15,7 @@ const storageDir = loadConfig({ JWT_SECRET: TEST_JWT_SECRET }).storageDir;
 const CASES: Record<
   string,
   {
-    target: 'user' | 'role' | 'form' | 'submission' | 'file' | 'approval' | 'export';
+    target: 'user' | 'role' | 'form' | 'submission' | 'file' | 'approval' | 'export' | 'apiKey';
     body?: unknown;
   }
 > = {
@@ -49,6 +49,8 @@ const CASES: Record<
   'GET /roles/:id': { target: 'role' },
   'PATCH /roles/:id': { target: 'role', body: { name: 'hijacked', permissions: [] } },
   'DELETE /roles/:id': { target: 'role' },
+  'GET /api-keys/:id': { target: 'apiKey' },
+  'DELETE /api-keys/:id': { target: 'apiKey' },
 };
 
 describe('tenant isolation across the API', function () {
@@ -62,6 +64,7 @@ describe('tenant isolation across the API', function () {
   let bFile = '';
   let bApproval = '';
   let bExport = '';
+  let bApiKey = '';
 
   const snapshotB = async () => ({
     users: await t.db.database.knex('users').where('tenant_id', b.tenantId).orderBy('id'),
@@ -83,6 +86,7 @@ describe('tenant isolation across the API', function () {
       .orderBy('id'),
     approvals: await t.db.database.knex('approvals').where('tenant_id', b.tenantId).orderBy('id'),
     exports: await t.db.database.knex('exports').where('tenant_id', b.tenantId).orderBy('id'),
+    api_keys: await t.db.database.knex('api_keys').where('tenant_id', b.tenantId).orderBy('id'),
   });
 
   before(async () => {
@@ -137,7 +141,13 @@ describe('tenant isolation across the API', function () {
     expect((await clientB.get<{ status: string }>(`/exports/${bExport}`)).body.status).to.equal(
       'done',
     );
-    for (const id of [bForm, bSubmission, bFile, bApproval, bExport])
+    bApiKey = (
+      await clientB.post<{ id: string }>('/api-keys', {
+        name: 'b-key',
+        permissions: ['forms.read'],
+      })
+    ).body.id;
+    for (const id of [bForm, bSubmission, bFile, bApproval, bExport, bApiKey])
       expect(id).to.match(/^[0-9a-f-]{36}$/);
   });
 
@@ -162,6 +172,7 @@ describe('tenant isolation across the API', function () {
         file: bFile,
         approval: bApproval,
         export: bExport,
+        apiKey: bApiKey,
       }[spec.target];
       const theirs = await api(t.server, t.token).call(method, path.replace(':id', id), spec.body);
       const nobody = await api(t.server, t.token).call(

@@ -98,6 +98,11 @@ export async function seedTenantRows(client: pg.Client, slug: string): Promise<S
      values ($1, $2, $3, $3, 'n', 'v', now() + interval '10 minutes')`,
     [t, ids['sso_logins'], Buffer.from(randomUUID())],
   );
+  await q(
+    `insert into api_keys (tenant_id, id, name, prefix, key_hash, permissions, created_by)
+     values ($1, $2, 'seed', 'abcdefgh', sha256($3::bytea), array['forms.read'], $4)`,
+    [t, ids['api_keys'], Buffer.from(randomUUID()), ids['users']],
+  );
   return { tenantId: t, ids };
 }
 

@@ -1,5 +1,6 @@
 /** Every tenant-scoped table; the catalogue test fails if the schema disagrees. */
 export const TENANT_TABLES = [
+  'api_keys',
   'approvals',
   'audit_logs',
   'email_outbox',
@@ -37,4 +38,5 @@ export const GLOBAL_LOOKUP_INDEXES = [
   'users_invite_token_key',
   'forms_public_token_key',
   'refresh_tokens_hash_key',
+  'api_keys_hash_key',
 ];

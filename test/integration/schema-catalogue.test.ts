@@ -76,6 +76,7 @@ describe('schema catalogue: every tenant table is closed', () => {
       (p) => p.policyname !== 'tenant_isolation' && p.tablename !== 'tenants',
     );
     expect([...new Set(others.map((p) => `${p.tablename}:${p.policyname}`))].sort()).to.deep.equal([
+      'api_keys:lookup_read',
       'email_outbox:lookup_read',
       'exports:lookup_read',
       'forms:lookup_read',

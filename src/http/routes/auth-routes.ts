@@ -80,6 +80,12 @@ export function authRoutes(platform: Platform): AnyRoute[] {
             tenant: Type.Pick(TenantSchema, ['id', 'slug', 'name', 'plan', 'status']),
             roles: Type.Array(Type.Pick(RoleSchema, ['id', 'name'])),
             permissions: Type.Array(Type.String()),
+            api_key: Type.Optional(
+              Type.Object(
+                { id: Type.String({ format: 'uuid' }), name: Type.String() },
+                { description: 'Present when called with an API key, which acts as `user`' },
+              ),
+            ),
           }),
         },
       },

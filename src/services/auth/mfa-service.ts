@@ -5,6 +5,7 @@ import { conflict, unauthorized, validationFailed } from '../../errors.js';
 import { User } from '../../models/user.js';
 import { validate } from '../../validation.js';
 import { writeAudit } from '../audit-service.js';
+import { assertNotApiKey } from '../authorization.js';
 import type { Platform } from '../platform.js';
 import { matchTotpStep, newTotpSecret, totpUri } from '../totp.js';
 import type { Identity } from './request-identity.js';
@@ -22,6 +23,7 @@ export class MfaService {
 
   /** Starts TOTP enrolment: a new secret, shown once. Throws CONFLICT when MFA is already on. */
   async setup(identity: Identity): Promise<{ secret: string; otpauth_url: string }> {
+    assertNotApiKey(this.ctx, 'enrol MFA');
     return withTransaction(this.ctx.db, async (tx) => {
       const user = await this.loadSelf(tx, identity);
       if (user.mfa_enabled) throw conflict('MFA is already enabled for this account');
@@ -40,6 +42,7 @@ export class MfaService {
 
   /** Confirms enrolment with a current code; from then on login needs `totp`. */
   async enable(identity: Identity, raw: unknown): Promise<{ mfa_enabled: true }> {
+    assertNotApiKey(this.ctx, 'enrol MFA');
     const input = validate(TotpInput, raw, 'MFA');
     return withTransaction(this.ctx.db, async (tx) => {
       const user = await this.loadSelf(tx, identity);

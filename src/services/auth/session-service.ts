@@ -10,6 +10,7 @@ import { Tenant } from '../../models/tenant.js';
 import { User } from '../../models/user.js';
 import { validate } from '../../validation.js';
 import { writeAudit } from '../audit-service.js';
+import { assertNotApiKey } from '../authorization.js';
 import type { Platform } from '../platform.js';
 import { TokenService } from '../token-service.js';
 import { toUserDto, type UserDto } from '../user-service.js';
@@ -107,6 +108,8 @@ export class SessionService {
 
   /** Revokes the given refresh token's family, or every session of the caller. */
   async logout(identity: Identity, raw: unknown): Promise<void> {
+    // Logging out would end the user's own sessions; a key ends by being revoked.
+    assertNotApiKey(this.ctx, 'log out (revoke it with DELETE /api-keys/{id})');
     const input = validate(LogoutInput, raw ?? {}, 'Logout');
     await withTransaction(this.ctx.db, async (tx) => {
       const now = new Date();
@@ -144,6 +147,7 @@ export class SessionService {
     tenant: { id: string; slug: string; name: string; plan: string; status: string };
     roles: { id: string; name: string }[];
     permissions: string[];
+    api_key?: { id: string; name: string };
   }> {
     return withTransaction(this.ctx.db, async (tx) => {
       const user = await User.query(tx.trx)
@@ -164,6 +168,8 @@ export class SessionService {
         },
         roles: dto.roles,
         permissions: [...identity.actor.permissions].sort(),
+        // Called with an API key: the key, acting as `user` with `permissions` (the key's).
+        ...(identity.actor.apiKey === undefined ? {} : { api_key: { ...identity.actor.apiKey } }),
       };
     });
   }
