@@ -5,6 +5,7 @@ import { approvalRemindersJob } from './approvals-remind.js';
 import { assignmentRemindersJob } from './assignments-remind.js';
 import { tenantReportsJob } from './reports-send.js';
 import { runExportsJob } from './run-exports.js';
+import { deliverWebhooksJob } from './webhooks-deliver.js';
 
 /** Every job the worker runs, by name. */
 export const JOBS = {
@@ -14,6 +15,7 @@ export const JOBS = {
   [assignmentRemindersJob.name]: assignmentRemindersJob,
   [tenantReportsJob.name]: tenantReportsJob,
   [runExportsJob.name]: runExportsJob,
+  [deliverWebhooksJob.name]: deliverWebhooksJob,
 } as const satisfies Record<string, InfieldJob<never>>;
 
 export const ALL_JOBS: readonly InfieldJob[] = Object.values(JOBS) as InfieldJob[];

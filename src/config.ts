@@ -1,4 +1,5 @@
 import path from 'node:path';
+import ipaddr from 'ipaddr.js';
 import { configInvalid, type FieldError } from './errors.js';
 
 /**
@@ -44,6 +45,12 @@ export interface Config {
   readonly ssoAllowHttp: boolean;
   /** Single sign-on: where the callback sends the browser with the tokens in the fragment. */
   readonly ssoRedirectUrl: string | undefined;
+  /** Webhooks: accept http:// endpoint URLs (development and tests only). */
+  readonly webhookAllowHttp: boolean;
+  /** Webhooks: CIDRs a receiver may resolve to although private/loopback (WEBHOOK_ALLOWED_NETWORKS). */
+  readonly webhookAllowedNetworks: readonly string[];
+  /** Webhooks: the whole of one attempt (connect, send, read the response), in milliseconds. */
+  readonly webhookTimeoutMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -154,6 +161,27 @@ function parseOrigins(errors: FieldError[], value: string | undefined): string[]
   return origins;
 }
 
+/** Comma-separated CIDRs (IPv4 or IPv6), each checked; stored in normalised form. */
+function parseNetworks(errors: FieldError[], raw: string | undefined): string[] {
+  if (raw === undefined) return [];
+  const networks: string[] = [];
+  for (const item of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')) {
+    try {
+      const [address, bits] = ipaddr.parseCIDR(item);
+      networks.push(`${address.toString()}/${bits}`);
+    } catch {
+      errors.push({
+        path: 'WEBHOOK_ALLOWED_NETWORKS',
+        message: `"${item}" is not a CIDR like 10.0.0.0/8 or fd00::/8`,
+      });
+    }
+  }
+  return networks;
+}
+
 /** Parses and validates configuration; throws one AppError listing every bad value. */
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
   const errors: FieldError[] = [];
@@ -254,7 +282,20 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       'http:',
       'https:',
     ]),
+    webhookAllowHttp: parseBoolean(errors, 'WEBHOOK_ALLOW_HTTP', get('WEBHOOK_ALLOW_HTTP'), false),
+    webhookAllowedNetworks: parseNetworks(errors, get('WEBHOOK_ALLOWED_NETWORKS')),
+    webhookTimeoutMs: parseInteger(
+      errors,
+      'WEBHOOK_TIMEOUT_MS',
+      get('WEBHOOK_TIMEOUT_MS'),
+      10_000,
+      100,
+      60_000,
+    ),
   };
+  if (config.webhookAllowHttp && nodeEnv === 'production') {
+    errors.push({ path: 'WEBHOOK_ALLOW_HTTP', message: 'cannot be true when NODE_ENV=production' });
+  }
   if (config.ssoAllowHttp && nodeEnv === 'production') {
     errors.push({ path: 'SSO_ALLOW_HTTP', message: 'cannot be true when NODE_ENV=production' });
   }

@@ -65,6 +65,13 @@ export const emailsFailed = new Counter({
   registers: [registry],
 });
 
+export const webhookAttempts = new Counter({
+  name: 'infield_webhook_attempts_total',
+  help: 'Webhook delivery attempts by outcome (delivered, retry, failed, gone, refused)',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
 export const exportsRunning = new Gauge({
   name: 'infield_exports_running',
   help: 'CSV exports streaming now',

@@ -27,6 +27,7 @@ import { approvalRoutes } from './routes/approval-routes.js';
 import { exportRoutes } from './routes/export-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { ssoRoutes } from './routes/sso-routes.js';
+import { webhookRoutes } from './routes/webhook-routes.js';
 import { apiKeyRoutes } from './routes/api-key-routes.js';
 import { createAuthGuard } from './auth-guard.js';
 import type { Platform } from '../services/platform.js';
@@ -57,6 +58,7 @@ export function productRoutes(platform: Platform): AnyRoute[] {
     ...auditRoutes(),
     ...exportRoutes(platform),
     ...ssoRoutes(platform),
+    ...webhookRoutes(platform),
     ...apiKeyRoutes(),
   ];
 }

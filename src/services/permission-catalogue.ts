@@ -33,6 +33,8 @@ export const PERMISSIONS = {
   'exports.read': 'See background exports and download them',
   'api_keys.read': 'List and view API keys',
   'api_keys.manage': 'Create and revoke API keys',
+  'webhooks.read': 'List webhook endpoints and their deliveries',
+  'webhooks.manage': 'Add, change, remove and test webhook endpoints, redeliver',
 } as const satisfies Record<string, string>;
 
 export type PermissionCode = keyof typeof PERMISSIONS;

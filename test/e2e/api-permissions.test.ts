@@ -215,6 +215,26 @@ describe('permission matrix (roles × endpoints, from permission-matrix.json)', 
         });
         return as.call(method, path.replace(':id', key.body.id));
       }
+      case 'POST /webhooks':
+        return as.post(path, { url: 'https://hooks.example.test/in', events: ['form.published'] });
+      case 'GET /webhooks/:id':
+      case 'PATCH /webhooks/:id':
+      case 'DELETE /webhooks/:id':
+      case 'GET /webhooks/:id/deliveries':
+      case 'POST /webhooks/:id/test':
+      case 'POST /webhooks/:id/deliveries/:delivery_id/redeliver': {
+        const hook = await admin.post<{ id: string }>('/webhooks', {
+          url: 'https://hooks.example.test/in',
+          events: ['form.published'],
+        });
+        const queued = await admin.post<{ delivery_id: string }>(`/webhooks/${hook.body.id}/test`);
+        const target = path
+          .replace(':id', hook.body.id)
+          .replace(':delivery_id', queued.body.delivery_id);
+        return method === 'PATCH'
+          ? as.patch(target, { description: 'changed' })
+          : as.call(method, target, method === 'POST' ? {} : undefined);
+      }
       default:
         return as.call(method, path);
     }

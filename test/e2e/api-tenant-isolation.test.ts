@@ -15,7 +15,16 @@ const storageDir = loadConfig({ JWT_SECRET: TEST_JWT_SECRET }).storageDir;
 const CASES: Record<
   string,
   {
-    target: 'user' | 'role' | 'form' | 'submission' | 'file' | 'approval' | 'export' | 'apiKey';
+    target:
+      | 'user'
+      | 'role'
+      | 'form'
+      | 'submission'
+      | 'file'
+      | 'approval'
+      | 'export'
+      | 'apiKey'
+      | 'webhook';
     body?: unknown;
   }
 > = {
@@ -51,6 +60,12 @@ const CASES: Record<
   'DELETE /roles/:id': { target: 'role' },
   'GET /api-keys/:id': { target: 'apiKey' },
   'DELETE /api-keys/:id': { target: 'apiKey' },
+  'GET /webhooks/:id': { target: 'webhook' },
+  'PATCH /webhooks/:id': { target: 'webhook', body: { url: 'https://evil.example.test/' } },
+  'DELETE /webhooks/:id': { target: 'webhook' },
+  'GET /webhooks/:id/deliveries': { target: 'webhook' },
+  'POST /webhooks/:id/test': { target: 'webhook', body: {} },
+  'POST /webhooks/:id/deliveries/:delivery_id/redeliver': { target: 'webhook', body: {} },
 };
 
 describe('tenant isolation across the API', function () {
@@ -65,6 +80,8 @@ describe('tenant isolation across the API', function () {
   let bApproval = '';
   let bExport = '';
   let bApiKey = '';
+  let bWebhook = '';
+  let bDelivery = '';
 
   const snapshotB = async () => ({
     users: await t.db.database.knex('users').where('tenant_id', b.tenantId).orderBy('id'),
@@ -87,6 +104,14 @@ describe('tenant isolation across the API', function () {
     approvals: await t.db.database.knex('approvals').where('tenant_id', b.tenantId).orderBy('id'),
     exports: await t.db.database.knex('exports').where('tenant_id', b.tenantId).orderBy('id'),
     api_keys: await t.db.database.knex('api_keys').where('tenant_id', b.tenantId).orderBy('id'),
+    webhook_endpoints: await t.db.database
+      .knex('webhook_endpoints')
+      .where('tenant_id', b.tenantId)
+      .orderBy('id'),
+    webhook_deliveries: await t.db.database
+      .knex('webhook_deliveries')
+      .where('tenant_id', b.tenantId)
+      .orderBy('id'),
   });
 
   before(async () => {
@@ -147,7 +172,15 @@ describe('tenant isolation across the API', function () {
         permissions: ['forms.read'],
       })
     ).body.id;
-    for (const id of [bForm, bSubmission, bFile, bApproval, bExport, bApiKey])
+    bWebhook = (
+      await clientB.post<{ id: string }>('/webhooks', {
+        url: 'https://hooks.example.test/b',
+        events: ['form.published'],
+      })
+    ).body.id;
+    bDelivery = (await clientB.post<{ delivery_id: string }>(`/webhooks/${bWebhook}/test`)).body
+      .delivery_id;
+    for (const id of [bForm, bSubmission, bFile, bApproval, bExport, bApiKey, bWebhook, bDelivery])
       expect(id).to.match(/^[0-9a-f-]{36}$/);
   });
 
@@ -173,13 +206,12 @@ describe('tenant isolation across the API', function () {
         approval: bApproval,
         export: bExport,
         apiKey: bApiKey,
+        webhook: bWebhook,
       }[spec.target];
-      const theirs = await api(t.server, t.token).call(method, path.replace(':id', id), spec.body);
-      const nobody = await api(t.server, t.token).call(
-        method,
-        path.replace(':id', missing),
-        spec.body,
-      );
+      // A delivery id in the path is B's delivery in both calls: the endpoint id decides.
+      const at = (target: string) => path.replace(':id', target).replace(':delivery_id', bDelivery);
+      const theirs = await api(t.server, t.token).call(method, at(id), spec.body);
+      const nobody = await api(t.server, t.token).call(method, at(missing), spec.body);
       expect(theirs.status, route).to.equal(404);
       expect(nobody.status, route).to.equal(404);
       const shape = (body: Record<string, unknown>) => ({

@@ -103,6 +103,21 @@ export async function seedTenantRows(client: pg.Client, slug: string): Promise<S
      values ($1, $2, 'seed', 'abcdefgh', sha256($3::bytea), array['forms.read'], $4)`,
     [t, ids['api_keys'], Buffer.from(randomUUID()), ids['users']],
   );
+  await q(
+    `insert into webhook_endpoints (tenant_id, id, url, events, secret_sealed, created_by)
+     values ($1, $2, 'https://hooks.example.test/in', array['form.published'], 'sealed', $3)`,
+    [t, ids['webhook_endpoints'], ids['users']],
+  );
+  await q(
+    `insert into webhook_deliveries (tenant_id, id, endpoint_id, event_id, event_type, payload)
+     values ($1, $2, $3, $4, 'form.published', '{}')`,
+    [t, ids['webhook_deliveries'], ids['webhook_endpoints'], randomUUID()],
+  );
+  await q(
+    `insert into webhook_attempts (tenant_id, id, delivery_id, attempt, started_at, duration_ms)
+     values ($1, $2, $3, 1, now(), 5)`,
+    [t, ids['webhook_attempts'], ids['webhook_deliveries']],
+  );
   return { tenantId: t, ids };
 }
 

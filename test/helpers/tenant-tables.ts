@@ -20,6 +20,9 @@ export const TENANT_TABLES = [
   'tenant_sso',
   'user_roles',
   'users',
+  'webhook_attempts',
+  'webhook_deliveries',
+  'webhook_endpoints',
 ] as const;
 
 /**

@@ -82,6 +82,7 @@ describe('schema catalogue: every tenant table is closed', () => {
       'forms:lookup_read',
       'refresh_tokens:lookup_read',
       'users:lookup_read',
+      'webhook_deliveries:lookup_read',
     ]);
     for (const table of TENANT_TABLES) {
       const policy = policies.find(

@@ -3,6 +3,7 @@ import { CURRENT_TENANT_SQL } from '../../db/scope.js';
 import type { ApprovalStatus } from '../../models/approval.js';
 import { fillTemplate, isoSql, MARK } from '../email/sql-templates.js';
 import { approvalRequestedEmail } from '../email/templates.js';
+import { webhookEventsInsert } from '../webhooks/webhook-events.js';
 
 /**
  * The approval workflow's rules, each written once, as SQL that single
@@ -142,7 +143,7 @@ export const endingColumns = (decision: Decision): string =>
  * form_id, round, step) naming the step to open (rows whose form has no such
  * step are ignored). Per row: an approval per named user, then per named role
  * (due as `dueAt`), the submission in review at that step, and one
- * approval-request email to the step's approvers.
+ * approval-request email to the step's approvers, and one approval.requested webhook event.
  */
 export function openSteps(from: string, fromBindings: unknown[] = []): SqlPart {
   const render = (due: Date | null) =>
@@ -153,6 +154,14 @@ export function openSteps(from: string, fromBindings: unknown[] = []): SqlPart {
       dueAt: due,
       submissionId: MARK.id,
     });
+  // One approval.requested webhook event per opened step.
+  const requested = webhookEventsInsert(
+    'approval.requested',
+    `select jsonb_build_object('submission_id', o.submission_id, 'form_id', o.form_id,
+       'round', o.round, 'step', o.step, 'step_name', o.st ->> 'name', 'due_at', o.due_at,
+       'approvers', o.st -> 'approvers') as data
+     from opening o order by o.submission_id`,
+  );
   const epoch = new Date(0);
   const withDue = render(epoch);
   const withoutDue = render(null);
@@ -199,6 +208,9 @@ export function openSteps(from: string, fromBindings: unknown[] = []): SqlPart {
          where cardinality(o.emails) > 0
          order by o.submission_id
          returning 1
+       ), hooks as (
+         ${requested.sql}
+         returning 1
        )
        select (select count(*) from submissions_up)::int as opened`,
     bindings: [
@@ -208,6 +220,7 @@ export function openSteps(from: string, fromBindings: unknown[] = []): SqlPart {
       withoutDue.text,
       withDue.text,
       epoch.toISOString(),
+      ...requested.bindings,
     ],
   };
 }

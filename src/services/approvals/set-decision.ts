@@ -17,6 +17,7 @@ import {
   type SqlPart,
 } from './approval-rules.js';
 import { submitterEmail } from '../email/templates.js';
+import { webhookEventsInsert } from '../webhooks/webhook-events.js';
 
 /**
  * The one way approvals are decided, set-based: a single decision is this with
@@ -113,7 +114,10 @@ export async function decideMatches(
   return { decided, ended };
 }
 
-/** Closes complete steps, then ends workflows or opens their next steps; queues the emails. */
+/**
+ * Closes complete steps, then ends workflows or opens their next steps; queues the emails and
+ * the webhook events (submission.approved/rejected/changes_requested, approval.requested).
+ */
 async function advance(tx: TxHandle, decision: Decision, comment: string | null): Promise<number> {
   await tenantSql(
     tx,
@@ -141,6 +145,14 @@ async function advance(tx: TxHandle, decision: Decision, comment: string | null)
     await tenantSql(tx, next.sql, next.bindings);
   }
   await queueSubmitterEmails(tx, decision, comment);
+  const ended = webhookEventsInsert(
+    `submission.${DECIDED[decision]}`,
+    `select jsonb_build_object('submission_id', s.id, 'form_id', s.form_id,
+       'form_version', s.form_version, 'status', s.status, 'comment', ?::text) as data
+     from decision_ended e join submissions s on s.id = e.id order by s.id`,
+    [comment],
+  );
+  await tenantSql(tx, ended.sql, ended.bindings);
   return count(tx, 'decision_ended');
 }
 

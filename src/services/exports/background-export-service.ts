@@ -14,6 +14,7 @@ import type { AuditActorContext } from '../build-audit-insert.js';
 import { actingUserId, assertPermission } from '../authorization.js';
 import { writeFileAtomically } from './file-output.js';
 import { describeFilter, SubmissionExportService } from './submission-export-service.js';
+import { enqueueWebhookEvent } from '../webhooks/webhook-events.js';
 
 /** How long a finished export can be downloaded. */
 export const EXPORT_TTL_DAYS = 7;
@@ -251,6 +252,13 @@ export class ExportRunner {
           resourceId: claimed.id,
           before: { status: 'running' },
           after: { status: 'done', rows, file_size: size },
+        });
+        await enqueueWebhookEvent(tx, 'export.done', {
+          export_id: claimed.id,
+          form_id: claimed.form_id,
+          rows,
+          file_size: size,
+          download_url: `/api/v1/exports/${claimed.id}/download`,
         });
       });
       return 'done';

@@ -21,6 +21,7 @@ import {
   type StoredMapping,
 } from './json-schema/stored-mapping.js';
 import type { DerivedField, FieldNode, MappedSchema } from './json-schema/types.js';
+import { enqueueWebhookEvent } from '../webhooks/webhook-events.js';
 
 export const FORM_KEY_PATTERN = '^[a-z0-9][a-z0-9_-]{0,99}$';
 
@@ -335,6 +336,11 @@ export class FormService {
         resourceType: 'form',
         resourceId: id,
         after: { version: versionNumber, fields: mapping.fields.length },
+      });
+      await enqueueWebhookEvent(tx, 'form.published', {
+        form_id: id,
+        version: versionNumber,
+        title: form.title,
       });
       return this.represent(tx, updated!);
     });

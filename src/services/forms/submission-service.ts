@@ -13,6 +13,7 @@ import { storedMapping, type StoredMapping } from './json-schema/stored-mapping.
 import { ValidatorCache } from './submission-validator.js';
 import { fileAnswers, readPointer, typedResponses } from './typed-responses.js';
 import { startWorkflow } from '../approvals/workflow.js';
+import { enqueueWebhookEvent } from '../webhooks/webhook-events.js';
 import { claimAttachments } from './claim-attachments.js';
 import { assertIfMatch } from '../etag.js';
 
@@ -85,6 +86,16 @@ function mergePatch(target: unknown, patch: unknown): unknown {
   return result;
 }
 
+/** The data of a submission.submitted webhook event (ids and small fields, never the answers). */
+const submittedEvent = (s: Submission): Record<string, unknown> => ({
+  submission_id: s.id,
+  form_id: s.form_id,
+  form_version: s.form_version,
+  status: s.status,
+  submitted_by: s.submitted_by,
+  via_public_link: s.via_public_link,
+});
+
 /** Submissions: drafts, submit (validated against the pinned version), reads. */
 export class SubmissionService {
   constructor(private readonly ctx: ServiceContext) {}
@@ -132,6 +143,8 @@ export class SubmissionService {
         await startWorkflow(tx, submission, 'draft');
       }
       const current = (await Submission.query(tx.trx).where('id', submission.id).first())!;
+      if (input.submit === true)
+        await enqueueWebhookEvent(tx, 'submission.submitted', submittedEvent(current));
       await writeAudit(tx, this.ctx, {
         action: input.submit === true ? 'submissions.submit' : 'submissions.create',
         resourceType: 'submission',
@@ -197,6 +210,7 @@ export class SubmissionService {
       await this.completeAssignments(tx, submission.form_id, id);
       await startWorkflow(tx, updated!, submission.status);
       const current = (await Submission.query(tx.trx).where('id', id).first())!;
+      await enqueueWebhookEvent(tx, 'submission.submitted', submittedEvent(current));
       await writeAudit(tx, this.ctx, {
         action: 'submissions.submit',
         resourceType: 'submission',
