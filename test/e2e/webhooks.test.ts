@@ -12,6 +12,7 @@ import { SecretBox } from '../../src/services/secrets.js';
 import { WebhookDeliveryService } from '../../src/services/webhooks/webhook-delivery-service.js';
 import { WebhookEndpointService } from '../../src/services/webhooks/webhook-endpoint-service.js';
 import { api, login } from '../helpers/api.js';
+import { hasStackTrace, runCli } from '../helpers/cli.js';
 import { useTestApi } from '../helpers/api-server.js';
 import { TEST_JWT_SECRET } from '../helpers/http.js';
 import { testLogger } from '../helpers/test-cluster.js';
@@ -554,6 +555,73 @@ describe('webhooks', function () {
       'webhooks.test',
       'webhooks.redeliver',
     ]);
+  });
+
+  it('is managed from the CLI: webhook:add, webhook:list, webhook:test --wait, webhook:remove', async () => {
+    const cli = async (args: string[], env: Record<string, string> = {}) => {
+      const result = await runCli(args, {
+        env: { DATABASE_URL: t.db.url, JWT_SECRET: TEST_JWT_SECRET, ...env },
+      });
+      expect(hasStackTrace(result.stdout + result.stderr), result.stderr).to.equal(false);
+      return result;
+    };
+    const devEnv = { WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOWED_NETWORKS: '127.0.0.1/32' };
+    const url = `${receiver.url}/cli`;
+    const refused = await cli([
+      'webhook:add',
+      '--tenant',
+      'hooks-co',
+      '--url',
+      url,
+      '--event',
+      'form.published',
+    ]);
+    expect(refused.code).to.not.equal(0);
+    expect(refused.stderr).to.contain('must be an https:// URL');
+    const added = await cli(
+      [
+        'webhook:add',
+        '--tenant',
+        'hooks-co',
+        '--url',
+        url,
+        '--event',
+        'form.published',
+        '--event',
+        'export.done',
+        '--description',
+        'from the CLI',
+        '--json',
+      ],
+      devEnv,
+    );
+    expect(added.code, added.stderr).to.equal(0);
+    const hook = JSON.parse(added.stdout) as { id: string; secret: string; events: string[] };
+    expect(hook.secret).to.match(/^whsec_/);
+    expect(hook.events).to.deep.equal(['form.published', 'export.done']);
+    secrets.set(hook.id, hook.secret);
+    const human = await cli(['webhook:list', '--tenant', 'hooks-co']);
+    expect(human.stdout).to.contain(url);
+    const listed = await cli(['webhook:list', '--tenant', 'hooks-co', '--json']);
+    expect(
+      (JSON.parse(listed.stdout) as { data: { id: string }[] }).data.map((w) => w.id),
+    ).to.deep.equal([hook.id]);
+    const tested = await cli(
+      ['webhook:test', hook.id, '--tenant', 'hooks-co', '--wait', '--json'],
+      devEnv,
+    );
+    expect(tested.code, tested.stderr).to.equal(0);
+    const outcome = JSON.parse(tested.stdout) as {
+      event_id: string;
+      delivery: { status: string; last_status_code: number };
+    };
+    expect(outcome.delivery).to.include({ status: 'delivered', last_status_code: 200 });
+    const [hit] = receiver.at('/cli');
+    expect(verify(hook.id, hit!)).to.include({ id: outcome.event_id, type: 'webhook.test' });
+    const removed = await cli(['webhook:remove', hook.id, '--tenant', 'hooks-co']);
+    expect(removed.code, removed.stderr).to.equal(0);
+    expect((await t.admin.get(`/webhooks/${hook.id}`)).status).to.equal(404);
+    expect((await cli(['webhook:remove', hook.id, '--tenant', 'hooks-co'])).code).to.equal(4);
   });
 
   it('is tenant-scoped and needs the webhooks permissions', async () => {
