@@ -111,6 +111,14 @@ insert into permissions (code, description) values
   ('webhooks.manage', 'Add, change, remove and test webhook endpoints, redeliver')
 on conflict (code) do nothing;
 `);
+  await grantToBuiltInAdmins(knex);
+}
+
+/**
+ * The built-in admin role holds every permission: gives it the new ones in each existing tenant,
+ * under that tenant's RLS (as the application role), then returns to the login role. Idempotent.
+ */
+export async function grantToBuiltInAdmins(knex: Knex): Promise<void> {
   await knex.raw(`
 do $$
 declare

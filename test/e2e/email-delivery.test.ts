@@ -289,7 +289,7 @@ describe('email delivery job (deliver-emails)', function () {
     const unknown = await runCli(['jobs:run', 'nope'], { env: { DATABASE_URL: db.url } });
     expect(unknown.code).to.equal(4);
     expect(unknown.stderr.trim()).to.equal(
-      'Error: Unknown job nope; known jobs: cleanup, deliver-emails, approval-reminders, assignment-reminders, tenant-reports, run-exports',
+      'Error: Unknown job nope; known jobs: cleanup, deliver-emails, approval-reminders, assignment-reminders, tenant-reports, run-exports, deliver-webhooks',
     );
     expect(hasStackTrace(unknown.stderr)).to.equal(false);
   });
