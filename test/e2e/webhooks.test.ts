@@ -487,6 +487,18 @@ describe('webhooks', function () {
     );
   });
 
+  it('connects to the address it checked for a host name, keeping the name as Host', async () => {
+    const port = new URL(receiver.url).port;
+    const id = await addEndpoint('/pinned', ['form.published'], `http://localhost:${port}/pinned`);
+    await publishedForm();
+    expect(
+      await deliver(worker('named', { allowedNetworks: ['127.0.0.1/32', '::1/128'] })),
+    ).to.deep.include({ delivered: 1 });
+    const [hit] = receiver.at('/pinned');
+    expect(hit!.headers.host).to.equal(`localhost:${port}`);
+    expect(verify(id, hit!)).to.include({ type: 'form.published' });
+  });
+
   it('two workers in parallel deliver each event exactly once', async () => {
     const id = await addEndpoint('/race', ['form.published']);
     for (let i = 0; i < 12; i += 1) {

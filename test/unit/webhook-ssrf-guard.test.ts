@@ -4,6 +4,7 @@ import { loadConfig } from '../../src/config.js';
 import {
   endpointUrlErrors,
   parseNetworks,
+  pinnedLookup,
   refusedAddressReason,
   resolveChecked,
 } from '../../src/services/webhooks/ssrf-guard.js';
@@ -83,6 +84,17 @@ describe('webhook SSRF guard', () => {
       address: '::1',
       family: 6,
     });
+  });
+
+  it('answers every lookup of the request with the address already checked', () => {
+    const lookup = pinnedLookup({ address: '93.184.215.14', family: 4 });
+    const answers: unknown[] = [];
+    lookup('evil.example.test', { all: true }, (err, address) => answers.push([err, address]));
+    lookup('evil.example.test', {}, (err, address, family) => answers.push([err, address, family]));
+    expect(answers).to.deep.equal([
+      [null, [{ address: '93.184.215.14', family: 4 }]],
+      [null, '93.184.215.14', 4],
+    ]);
   });
 
   it('checks endpoint URLs at registration', () => {
