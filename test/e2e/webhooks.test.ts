@@ -6,6 +6,7 @@ import { deliverWebhooks } from '../../jobs/webhooks-deliver.js';
 import { runExports } from '../../jobs/run-exports.js';
 import { loadConfig } from '../../src/config.js';
 import { tenantScope } from '../../src/db/scope.js';
+import { registry } from '../../src/metrics.js';
 import { ExportRunner } from '../../src/services/exports/background-export-service.js';
 import { createPlatform } from '../../src/services/platform.js';
 import { SecretBox } from '../../src/services/secrets.js';
@@ -634,6 +635,15 @@ describe('webhooks', function () {
     expect(removed.code, removed.stderr).to.equal(0);
     expect((await t.admin.get(`/webhooks/${hook.id}`)).status).to.equal(404);
     expect((await cli(['webhook:remove', hook.id, '--tenant', 'hooks-co'])).code).to.equal(4);
+  });
+
+  it('counts attempts by outcome in infield_webhook_attempts_total', async () => {
+    const text = await registry.getSingleMetricAsString('infield_webhook_attempts_total');
+    for (const outcome of ['delivered', 'retry', 'failed', 'gone', 'refused']) {
+      expect(text).to.match(
+        new RegExp(`infield_webhook_attempts_total\\{outcome="${outcome}"\\} [1-9]`),
+      );
+    }
   });
 
   it('is tenant-scoped and needs the webhooks permissions', async () => {
