@@ -24,6 +24,7 @@ export async function cleanupTenants(
     'refresh_tokens_deleted',
     'idempotency_keys_deleted',
     'sso_logins_deleted',
+    'webhook_deliveries_deleted',
     'exports_expired',
     'emails_deleted',
   ]);
@@ -31,7 +32,7 @@ export async function cleanupTenants(
 
 /**
  * Hourly: expired refresh tokens, idempotency keys and SSO sign-ins, expired export files, old
- * sent emails — tenant by tenant.
+ * sent emails and finished webhook deliveries — tenant by tenant.
  */
 export const cleanupJob: InfieldJob<CleanupPayload> = {
   name: CLEANUP,

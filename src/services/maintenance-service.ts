@@ -10,12 +10,15 @@ import { buildAuditInsert, sqlText } from './build-audit-insert.js';
 
 /** Sent emails are kept this long for support questions, then deleted. */
 export const SENT_EMAIL_RETENTION_DAYS = 30;
+/** Finished webhook deliveries (delivered or failed) and their attempts are kept this long. */
+export const WEBHOOK_DELIVERY_RETENTION_DAYS = 30;
 
 export interface CleanupResult {
   tenants: number;
   refresh_tokens_deleted: number;
   idempotency_keys_deleted: number;
   sso_logins_deleted: number;
+  webhook_deliveries_deleted: number;
   exports_expired: number;
   emails_deleted: number;
 }
@@ -43,12 +46,12 @@ export class MaintenanceService {
 
   /**
    * Deletes expired refresh tokens (spent ones are kept until they expire so a
-   * replay is still recognised), expired idempotency keys and unfinished SSO sign-ins, expires export and report files past their
+   * replay is still recognised), expired idempotency keys, unfinished SSO sign-ins and webhook deliveries finished 30 days ago, expires export and report files past their
    * date (row kept as `expired`, file removed), and deletes old sent emails.
-   * Set-based: five statements per tenant, audit rows included.
+   * Set-based: six statements per tenant, audit rows included.
    */
   async cleanupTenant(tenantId: string): Promise<Omit<CleanupResult, 'tenants'>> {
-    const { tokens, keys, ssoLogins, files, emails } = await withTransaction(
+    const { tokens, keys, ssoLogins, deliveries, files, emails } = await withTransaction(
       { database: this.ctx.db.database, scope: tenantScope(tenantId) },
       async (tx) => {
         const removed = await RefreshToken.query(tx.trx)
@@ -64,6 +67,17 @@ export class MaintenanceService {
           tx,
           `with d as (delete from sso_logins where expires_at < now() returning 1)
            select count(*)::int as n from d`,
+        );
+        // Their attempts go with them (on delete cascade); the audit log keeps endpoint changes.
+        const [deliveries] = await tenantSql<{ n: number }>(
+          tx,
+          `with d as (
+             delete from webhook_deliveries
+              where status in ('delivered', 'failed')
+                and window_started_at < now() - make_interval(days => ?)
+             returning 1)
+           select count(*)::int as n from d`,
+          [WEBHOOK_DELIVERY_RETENTION_DAYS],
         );
         const expiredAudit = buildAuditInsert(this.ctx, {
           from: 'upd x order by x.id',
@@ -109,6 +123,7 @@ export class MaintenanceService {
           tokens: removed,
           keys: keys?.n ?? 0,
           ssoLogins: ssoLogins?.n ?? 0,
+          deliveries: deliveries?.n ?? 0,
           files: expired.map((e) => e.file_key),
           emails: deleted?.n ?? 0,
         };
@@ -124,6 +139,7 @@ export class MaintenanceService {
       refresh_tokens_deleted: tokens,
       idempotency_keys_deleted: keys,
       sso_logins_deleted: ssoLogins,
+      webhook_deliveries_deleted: deliveries,
       exports_expired: files.length,
       emails_deleted: emails,
     };

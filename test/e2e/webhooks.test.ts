@@ -2,10 +2,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { Webhook } from 'standardwebhooks';
+import { cleanupTenants } from '../../jobs/cleanup.js';
 import { deliverWebhooks } from '../../jobs/webhooks-deliver.js';
 import { runExports } from '../../jobs/run-exports.js';
 import { loadConfig } from '../../src/config.js';
-import { tenantScope } from '../../src/db/scope.js';
+import { systemScope, tenantScope } from '../../src/db/scope.js';
+import { MaintenanceService } from '../../src/services/maintenance-service.js';
 import { registry } from '../../src/metrics.js';
 import { ExportRunner } from '../../src/services/exports/background-export-service.js';
 import { createPlatform } from '../../src/services/platform.js';
@@ -524,6 +526,35 @@ describe('webhooks', function () {
     expect(await deliver()).to.deep.include({ failed: 1 });
     const [d] = await deliveries(id);
     expect(d).to.include({ status: 'failed', last_status_code: 500 });
+  });
+
+  it('the cleanup job deletes deliveries finished 30 days ago, with their attempts', async () => {
+    const id = await addEndpoint('/old', ['form.published']);
+    await publishedForm();
+    await deliver();
+    const [done] = await deliveries(id);
+    expect(done).to.include({ status: 'delivered' });
+    const cleanup = () =>
+      cleanupTenants(
+        new MaintenanceService({
+          db: { database: t.db.database, scope: systemScope },
+          actor: { type: 'system', job: 'cleanup' },
+          requestId: 'test',
+          logger: testLogger,
+        }),
+        testLogger,
+      );
+    // Younger than the retention: kept.
+    expect((await cleanup()).webhook_deliveries_deleted).to.equal(0);
+    await t.db.database.knex.raw(
+      `update webhook_deliveries set window_started_at = now() - interval '31 days' where id = ?`,
+      [done!.id],
+    );
+    expect((await cleanup()).webhook_deliveries_deleted).to.equal(1);
+    expect(await deliveries(id)).to.deep.equal([]);
+    expect(
+      await t.db.database.knex('webhook_attempts').where('delivery_id', done!.id),
+    ).to.deep.equal([]);
   });
 
   it('lists deliveries and redelivers one (same event id, a fresh window)', async () => {
