@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { grantToBuiltInAdmins } from '../src/db/grant-to-built-in-admins.js';
 
 // Frozen once landed.
 //
@@ -111,36 +112,7 @@ insert into permissions (code, description) values
   ('webhooks.manage', 'Add, change, remove and test webhook endpoints, redeliver')
 on conflict (code) do nothing;
 `);
-  await grantToBuiltInAdmins(knex);
-}
-
-/**
- * The built-in admin role holds every permission: gives it the new ones in each existing tenant,
- * under that tenant's RLS (as the application role), then returns to the login role. Idempotent.
- */
-export async function grantToBuiltInAdmins(knex: Knex): Promise<void> {
-  await knex.raw(`
-do $$
-declare
-  v_tenants uuid[];
-  v_tenant uuid;
-begin
-  perform set_config('role', 'infield_system', true);
-  select coalesce(array_agg(id), '{}') into v_tenants from tenants;
-  foreach v_tenant in array v_tenants loop
-    perform set_config('role', 'infield_app', true);
-    perform set_config('app.tenant_id', v_tenant::text, true);
-    insert into role_permissions (tenant_id, role_id, permission_code)
-      select r.tenant_id, r.id, p.code
-        from roles r cross join unnest(array[${NEW_PERMISSIONS.map((p) => `'${p}'`).join(', ')}]) p (code)
-       where r.is_default and r.name = 'admin'
-      on conflict do nothing;
-  end loop;
-  perform set_config('app.tenant_id', '', true);
-  perform set_config('role', 'none', true);
-end
-$$;
-`);
+  await grantToBuiltInAdmins(knex, NEW_PERMISSIONS);
 }
 
 export async function down(knex: Knex): Promise<void> {
