@@ -111,4 +111,30 @@ describe('form rules (services in-process)', function () {
     );
     expect(JSON.stringify(error.errors)).to.contain('nobody@forms-co.test');
   });
+
+  it('reads a published version once, shares it frozen, and reads a rewritten one afresh', async () => {
+    const forms = new FormService(admin);
+    const created = await forms.create({ key: 'cached', title: 'Cached', json_schema: schemaV1 });
+    await forms.publish(created.id);
+    const first = await forms.get(created.id);
+    const second = await new FormService(submitter).getByKey('cached');
+    expect(second.json_schema).to.equal(first.json_schema);
+    expect(second.fields).to.equal(first.fields);
+    expect(() => {
+      (first.json_schema as Record<string, unknown>)['type'] = 'array';
+    }).to.throw(TypeError);
+
+    // The owner (a data migration, an operator) may rewrite a version; that is seen at once.
+    await db.database
+      .knex('form_versions')
+      .where({ form_id: created.id, version: 1 })
+      .update({ json_schema: JSON.stringify({ ...schemaV1, title: 'Rewritten' }) });
+    const third = await forms.get(created.id);
+    expect(third.json_schema).to.deep.include({ title: 'Rewritten' });
+
+    // Another tenant's caller neither sees the form nor the cached version.
+    const other = await provisionTenant(db.database, 'other-forms-co', 'enterprise');
+    const outsider = await userContext(db.database, other.tenantId, other.adminId);
+    await expectAppError(new FormService(outsider).get(created.id), 'NOT_FOUND');
+  });
 });

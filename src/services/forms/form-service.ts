@@ -22,6 +22,7 @@ import {
 } from './json-schema/stored-mapping.js';
 import type { DerivedField, FieldNode, MappedSchema } from './json-schema/types.js';
 import { enqueueWebhookEvent } from '../webhooks/webhook-events.js';
+import { VERSION_REVISION_SQL, versionContent } from './version-content-cache.js';
 
 export const FORM_KEY_PATTERN = '^[a-z0-9][a-z0-9_-]{0,99}$';
 
@@ -99,36 +100,46 @@ const summary = (form: Form): FormSummaryDto => ({
   updated_at: form.updated_at.toISOString(),
 });
 
-/** What withCurrentVersion adds to a form row. */
-interface CurrentVersionColumns {
-  current_schema: FormVersion['json_schema'] | null;
-  current_fields: FormVersion['fields'];
+/** A form row and its current version's revision (VERSION_REVISION_SQL), when it has one. */
+interface FormRow {
+  form: Form;
+  revision: string | null;
 }
 
 /**
- * A form by id or key with, when it has no draft, its current version's schema and mapping: one
- * statement, sent directly (tenantQuery: row-level security filters the tenant) because every
- * GET /forms/{id} makes it.
+ * A form by id or key: one statement, sent directly (tenantQuery: row-level security filters the
+ * tenant) because every GET /forms/{id} makes it. It reads the current version's revision, not
+ * its content: represent() takes that from the version cache.
  */
-async function withCurrentVersion(
+async function formBy(
   tx: TxHandle,
   column: 'id' | 'key',
   value: string,
-): Promise<(Form & CurrentVersionColumns) | undefined> {
-  const [row] = await tenantQuery<Record<string, unknown>>(
+): Promise<FormRow | undefined> {
+  const [row] = await tenantQuery<Record<string, unknown> & { current_revision: string | null }>(
     tx,
-    `select f.*, v.json_schema as current_schema, v.fields as current_fields
+    `select f.*, (select v.${VERSION_REVISION_SQL}
+                    from form_versions v
+                   where v.tenant_id = f.tenant_id and v.form_id = f.id
+                     and v.version = f.current_version) as current_revision
        from forms f
-       left join form_versions v
-         on v.tenant_id = f.tenant_id and v.form_id = f.id and v.version = f.current_version
-        and f.draft_schema is null
       where f.${column} = $1 and f.tenant_id = ${CURRENT_TENANT_SQL}
       limit 1`,
     [value],
   );
-  return row === undefined
-    ? undefined
-    : (Form.fromDatabaseJson(row) as Form & CurrentVersionColumns);
+  if (row === undefined) return undefined;
+  const { current_revision: revision, ...form } = row;
+  return { form: Form.fromDatabaseJson(form), revision };
+}
+
+async function currentRevision(tx: TxHandle, form: Form): Promise<string> {
+  const [row] = await tenantQuery<{ revision: string }>(
+    tx,
+    `select ${VERSION_REVISION_SQL} as revision from form_versions
+      where tenant_id = ${CURRENT_TENANT_SQL} and form_id = $1 and version = $2`,
+    [form.id, form.current_version],
+  );
+  return row?.revision ?? '';
 }
 
 /** Forms, their drafts and immutable published versions. */
@@ -148,18 +159,18 @@ export class FormService {
   async get(id: string): Promise<FormDto> {
     assertPermission(this.ctx, 'forms.read');
     return withTransaction(this.ctx.db, async (tx) => {
-      const form = await withCurrentVersion(tx, 'id', id);
-      if (form === undefined) throw notFound('Form', id);
-      return this.represent(tx, form);
+      const found = await formBy(tx, 'id', id);
+      if (found === undefined) throw notFound('Form', id);
+      return this.represent(tx, found.form, found.revision);
     });
   }
 
   async getByKey(key: string): Promise<FormDto> {
     assertPermission(this.ctx, 'forms.read');
     return withTransaction(this.ctx.db, async (tx) => {
-      const form = await withCurrentVersion(tx, 'key', key);
-      if (form === undefined) throw notFound('Form', key);
-      return this.represent(tx, form);
+      const found = await formBy(tx, 'key', key);
+      if (found === undefined) throw notFound('Form', key);
+      return this.represent(tx, found.form, found.revision);
     });
   }
 
@@ -416,23 +427,23 @@ export class FormService {
     });
   }
 
-  /** The form's DTO; its current version is read unless withCurrentVersion joined it already. */
-  private async represent(
-    tx: TxHandle,
-    form: Form & Partial<CurrentVersionColumns>,
-  ): Promise<FormDto> {
-    let schema = form.draft_schema;
+  /**
+   * The form's DTO: its draft if it has one, else its current version, from the version cache
+   * when the caller read the version's revision already (formBy).
+   */
+  private async represent(tx: TxHandle, form: Form, revision?: string | null): Promise<FormDto> {
+    let schema: Readonly<Record<string, unknown>> | null = form.draft_schema;
     let mapping: StoredMapping | null =
       form.draft_fields === null ? null : storedMapping(form.draft_fields);
-    if (schema === null && form.current_schema !== undefined && form.current_schema !== null) {
-      schema = form.current_schema;
-      mapping = form.current_fields === undefined ? null : storedMapping(form.current_fields);
-    } else if (schema === null && form.current_version !== null) {
-      const version = await FormVersion.query(tx.trx)
-        .where({ form_id: form.id, version: form.current_version })
-        .first();
-      schema = version?.json_schema ?? null;
-      mapping = version === undefined ? null : storedMapping(version.fields);
+    if (schema === null && form.current_version !== null) {
+      const content = await versionContent(
+        tx,
+        form.id,
+        form.current_version,
+        revision ?? (await currentRevision(tx, form)),
+      );
+      schema = content?.schema ?? null;
+      mapping = content?.mapping ?? null;
     }
     return {
       ...summary(form),
