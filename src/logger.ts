@@ -8,6 +8,8 @@ export type { Logger };
  * are written asynchronously, those arriving during a write in one syscall, instead of one
  * blocking write per line (an API logs every request: `npm run bench:api` measured the sync
  * writes at ~4 % of the server's CPU). pino flushes what is pending when the process exits.
+ * Otherwise (short commands) each line goes through process.stderr, which writes files, pipes
+ * and terminals synchronously, like everything else the command prints.
  */
 export function createLogger(
   level: LogLevel,
@@ -39,6 +41,6 @@ export function createLogger(
         censor: '[redacted]',
       },
     },
-    pino.destination({ fd: 2, sync: options.buffered !== true }),
+    options.buffered === true ? pino.destination({ fd: 2, sync: false }) : process.stderr,
   );
 }

@@ -2,9 +2,12 @@ import { expect } from 'chai';
 import { freePort } from '../helpers/test-cluster.js';
 import { hasStackTrace, runCli } from '../helpers/cli.js';
 
+// Every call spawns: this file proves errors as an operator's own process shows them (elsewhere
+// most commands run in the test's process, through the same oclif entry).
 describe('CLI errors: one line, an exit code, no stack unless asked', () => {
   it('bad configuration exits 7 naming every bad value', async () => {
     const result = await runCli(['db:status'], {
+      spawn: true,
       env: { PORT: 'abc', LOG_LEVEL: 'loud', DATABASE_URL: 'postgres://127.0.0.1:1/x' },
     });
     expect(result.code).to.equal(7);
@@ -15,6 +18,7 @@ describe('CLI errors: one line, an exit code, no stack unless asked', () => {
   it('an unreachable database exits 8 with the address', async () => {
     const port = await freePort();
     const result = await runCli(['db:migrate'], {
+      spawn: true,
       env: { DATABASE_URL: `postgres://u@127.0.0.1:${port}/x` },
     });
     expect(result.code).to.equal(8);
@@ -26,16 +30,17 @@ describe('CLI errors: one line, an exit code, no stack unless asked', () => {
   it('prints the stack with --debug or DEBUG', async () => {
     const port = await freePort();
     const env = { DATABASE_URL: `postgres://u@127.0.0.1:${port}/x` };
-    const flagged = await runCli(['db:status', '--debug'], { env });
+    const flagged = await runCli(['db:status', '--debug'], { env, spawn: true });
     expect(flagged.code).to.equal(8);
     expect(hasStackTrace(flagged.stderr)).to.equal(true);
-    const viaEnv = await runCli(['db:status'], { env: { ...env, DEBUG: '1' } });
+    const viaEnv = await runCli(['db:status'], { env: { ...env, DEBUG: '1' }, spawn: true });
     expect(hasStackTrace(viaEnv.stderr)).to.equal(true);
   });
 
   it('--json puts the error on stdout as JSON', async () => {
     const port = await freePort();
     const result = await runCli(['db:status', '--json'], {
+      spawn: true,
       env: { DATABASE_URL: `postgres://u@127.0.0.1:${port}/x` },
     });
     expect(result.code).to.equal(8);
@@ -48,7 +53,7 @@ describe('CLI errors: one line, an exit code, no stack unless asked', () => {
   });
 
   it('unknown flags exit 2 without a stack', async () => {
-    const result = await runCli(['db:status', '--bogus']);
+    const result = await runCli(['db:status', '--bogus'], { spawn: true });
     expect(result.code).to.equal(2);
     expect(result.stderr).to.match(/^Error: Nonexistent flag: --bogus/);
     expect(hasStackTrace(result.stderr)).to.equal(false);

@@ -263,7 +263,16 @@ describe('Streamed CSV exports: aborts end the COPY, the transaction and the con
         i += 1
       )
         await sleep(100);
-      expect(await auditedAs('submissions.export_aborted')).to.equal(cut.length);
+      const auditedRequests = await db.database
+        .knex('audit_logs')
+        .where({ tenant_id: tenantId })
+        .whereIn('request_id', cut)
+        .pluck('request_id');
+      expect(
+        await auditedAs('submissions.export_aborted'),
+        `not audited: ${cut.filter((id) => !auditedRequests.includes(id)).join(', ')}\n` +
+          `server log: ${serve.stderr()}`,
+      ).to.equal(cut.length);
       expect(await auditedAs('submissions.export')).to.equal(0);
       const after = await client.request(`${baseUrl}/api/v1${csvPath(SMALL)}`, {
         headers: { Authorization: `Bearer ${token}` },

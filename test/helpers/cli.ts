@@ -1,6 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = path.join(REPO_ROOT, 'bin', 'run.js');
@@ -40,11 +40,37 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS
   return env;
 }
 
-/** Runs the built CLI as a user would (the test command builds first). */
-export function runCli(
-  args: string[],
-  options: { env?: Record<string, string | undefined>; input?: string; timeoutMs?: number } = {},
-): Promise<CliResult> {
+const DAEMONS = new Set(['serve', 'worker', 'start']);
+
+export interface RunCliOptions {
+  env?: Record<string, string | undefined>;
+  /** Sent on stdin; the command then runs in its own process. */
+  input?: string;
+  timeoutMs?: number;
+  /** Run in a child process even without input (exit paths, signals, start-up itself). */
+  spawn?: boolean;
+}
+
+/**
+ * Runs the built CLI (the test command builds first). A daemon, a command reading stdin or given
+ * NODE_OPTIONS, or one asked to with `spawn`, runs in a child process as a user would run it; any
+ * other command runs in this process
+ * through oclif, as bin/run.js runs it (the same manifest, command classes and error handling),
+ * which spares each call ~1 s of process start-up. INFIELD_TEST_CLI_SPAWN=1 spawns every call.
+ */
+export function runCli(args: string[], options: RunCliOptions = {}): Promise<CliResult> {
+  const spawnAll = ['1', 'true'].includes(process.env['INFIELD_TEST_CLI_SPAWN'] ?? '');
+  const ownProcess =
+    spawnAll ||
+    options.spawn === true ||
+    options.input !== undefined ||
+    // Node options apply to a process; daemons own its signals and its exit.
+    options.env?.['NODE_OPTIONS'] !== undefined ||
+    DAEMONS.has(args[0] ?? '');
+  return ownProcess ? spawnAndWait(args, options) : runInProcess(args, options);
+}
+
+function spawnAndWait(args: string[], options: RunCliOptions): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: REPO_ROOT,
@@ -63,6 +89,65 @@ export function runCli(
     });
     child.stdin.end(options.input ?? '');
   });
+}
+
+/** In-process runs take turns: each swaps process-wide state (env, stdout, exit code). */
+let turn: Promise<unknown> = Promise.resolve();
+
+function runInProcess(args: string[], options: RunCliOptions): Promise<CliResult> {
+  const run = turn.then(() => runNow(args, options));
+  turn = run.catch(() => undefined);
+  return run;
+}
+
+type Write = typeof process.stdout.write;
+
+function capture(stream: NodeJS.WriteStream, sink: (text: string) => void): () => void {
+  const original = stream.write;
+  stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
+    sink(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
+    const callback = rest.find((r): r is () => void => typeof r === 'function');
+    if (callback !== undefined) process.nextTick(callback);
+    return true;
+  }) as Write;
+  return () => {
+    stream.write = original;
+  };
+}
+
+async function runNow(args: string[], options: RunCliOptions): Promise<CliResult> {
+  const [{ execute }, { Exit }] = await Promise.all([
+    import('@oclif/core/execute'),
+    import('@oclif/core/handle'),
+  ]);
+  const savedEnv = { ...process.env };
+  const savedExitCode = process.exitCode;
+  const savedExit = Exit.exit;
+  const env = cleanEnv(options.env);
+  for (const key of Object.keys(process.env)) if (!(key in env)) delete process.env[key];
+  Object.assign(process.env, env);
+  process.exitCode = undefined;
+  let exited: number | undefined;
+  // oclif's error handler ends the process with the error's exit code: record it instead.
+  Exit.exit = ((code = 0): void => {
+    exited = code;
+  }) as typeof Exit.exit;
+  let stdout = '';
+  let stderr = '';
+  const restoreStdout = capture(process.stdout, (text) => (stdout += text));
+  const restoreStderr = capture(process.stderr, (text) => (stderr += text));
+  try {
+    await execute({ args, dir: pathToFileURL(BIN).href });
+    const code = exited ?? Number(process.exitCode ?? 0);
+    return { code, signal: null, stdout, stderr };
+  } finally {
+    restoreStdout();
+    restoreStderr();
+    Exit.exit = savedExit;
+    process.exitCode = savedExitCode;
+    for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
+    Object.assign(process.env, savedEnv);
+  }
 }
 
 /** True when text holds a JavaScript stack trace. */

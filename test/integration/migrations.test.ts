@@ -77,7 +77,9 @@ export async function down() {}\n`,
   it('are safe from several processes at once: applied once, the others say so in one line', async function () {
     this.timeout(60_000);
     const env = { DATABASE_URL: db.url };
-    const results = await Promise.all([1, 2, 3].map(() => runCli(['db:migrate'], { env })));
+    const results = await Promise.all(
+      [1, 2, 3].map(() => runCli(['db:migrate'], { env, spawn: true })),
+    );
     const applied = results.filter(
       (r) => r.code === 0 && r.stdout.includes(`Applied ${ALL_MIGRATIONS.length} migration(s)`),
     );
