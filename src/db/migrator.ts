@@ -4,6 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Knex } from 'knex';
 import pg from 'pg';
 import { conflict } from '../errors.js';
+import { lazyImport } from '../lazy-import.js';
 import type { Database } from './database.js';
 import { translateDbError } from './pg-errors.js';
 
@@ -43,7 +44,7 @@ class MigrationSource implements Knex.MigrationSource<string> {
   async getMigration(migration: string): Promise<MigrationModule> {
     const files = await fs.readdir(this.directory);
     const file = files.find((f) => f === `${migration}.js`) ?? `${migration}.ts`;
-    return (await import(pathToFileURL(path.join(this.directory, file)).href)) as MigrationModule;
+    return lazyImport<MigrationModule>(pathToFileURL(path.join(this.directory, file)).href);
   }
 }
 

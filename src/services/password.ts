@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import type * as Argon2 from 'argon2';
 import { validationFailed } from '../errors.js';
+import { lazyImport } from '../lazy-import.js';
 
 // A native module: loaded on the first hash or check, so commands that never see a password
 // (most of the CLI) start without it.
-const loadArgon2 = async () => (await import('argon2')).default;
+const loadArgon2 = async () => (await lazyImport<typeof Argon2>('argon2')).default;
 
 // OWASP: argon2id, m=19 MiB, t=2, p=1 (ASVS 6.3.x). argon2id is type 2.
 const ARGON2_OPTIONS = { type: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;

@@ -1,8 +1,12 @@
+import type * as MongoBackendModule from '@agendajs/mongo-backend';
+import type * as PostgresBackendModule from '@agendajs/postgres-backend';
+import type * as AgendaModule from 'agenda';
 import type { Agenda, AgendaBackend } from 'agenda';
 import pg from 'pg';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import { translateDbError } from '../db/pg-errors.js';
+import { lazyImport } from '../lazy-import.js';
 
 export const AGENDA_TABLE = 'agenda_jobs';
 
@@ -24,14 +28,16 @@ export async function createBackend(
   onConnectionError: ConnectionErrorHandler = () => undefined,
 ): Promise<AgendaBackend> {
   if (config.agendaBackend === 'mongo') {
-    const { MongoBackend } = await import('@agendajs/mongo-backend');
+    const { MongoBackend } = await lazyImport<typeof MongoBackendModule>('@agendajs/mongo-backend');
     return new MongoBackend({
       address: config.mongodbUrl as string,
       collection: 'agendaJobs',
       options: { serverSelectionTimeoutMS: 5000 },
     });
   }
-  const { PostgresBackend } = await import('@agendajs/postgres-backend');
+  const { PostgresBackend } = await lazyImport<typeof PostgresBackendModule>(
+    '@agendajs/postgres-backend',
+  );
   // Our pool, not the backend's: we need its 'error' events (and the backend would ignore
   // poolConfig next to a connectionString). A pool passed in is ours to end, on disconnect.
   const pool = new pg.Pool({
@@ -81,7 +87,7 @@ export async function createAgenda(
   onConnectionError?: ConnectionErrorHandler,
 ): Promise<{ agenda: Agenda; backend: AgendaBackend }> {
   const backend = await connected(await createBackend(config, database, onConnectionError));
-  const { Agenda } = await import('agenda');
+  const { Agenda } = await lazyImport<typeof AgendaModule>('agenda');
   const agenda = new Agenda({
     backend,
     name,

@@ -1,3 +1,4 @@
+import { takeCoverage } from 'node:v8';
 import { attachTestCluster, releaseTestCluster } from '../helpers/test-cluster.js';
 
 // Resources open before any test ran; anything beyond them at the end leaked.
@@ -31,6 +32,10 @@ export const mochaHooks = {
     for (let waited = 0; waited < 3000 && leaks().length > 0; waited += 100) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+    // Under c8, write this file's coverage now: mocha ends its parallel workers without the
+    // normal exit at which V8 would write it, and what ran in them (services, in-process CLI
+    // commands) would be missing from the report.
+    if (process.env['NODE_V8_COVERAGE'] !== undefined) takeCoverage();
     if (leaks().length > 0) throw new Error(`Tests leaked resources: ${leaks().join(', ')}`);
   },
 };
