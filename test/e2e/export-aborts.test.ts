@@ -301,18 +301,21 @@ describe('Streamed CSV exports: aborts end the COPY, the transaction and the con
     expect(res.status).to.equal(200);
     const reader = res.body!.getReader();
     let received = (await reader.read()).value?.length ?? 0;
-    // Not reading: the COPY fills the buffers and waits on this client, then its backend is killed.
+    // Not reading: the COPY fills the buffers and waits on this client (ClientWrite), then its
+    // backend is killed. Socket buffers can grow large (tcp_rmem's maximum is 32 MiB here), so
+    // the COPY is killed as soon as it is seen running, waiting on the client or not yet.
     let pid: number | undefined;
-    for (let i = 0; i < 100 && pid === undefined; i += 1) {
+    for (let i = 0; i < 250 && pid === undefined; i += 1) {
       const found = await adminQuery(
         `select pid from pg_stat_activity
-         where datname = $1 and query ilike 'copy (%' and state = 'active' and wait_event = 'ClientWrite'`,
+         where datname = $1 and query ilike 'copy (%' and state = 'active'
+         order by wait_event = 'ClientWrite' desc`,
         [db.name],
       );
       pid = (found.rows[0] as { pid: number } | undefined)?.pid;
-      if (pid === undefined) await sleep(50);
+      if (pid === undefined) await sleep(20);
     }
-    expect(pid, 'a COPY waiting on its client').to.be.a('number');
+    expect(pid, 'a COPY still running').to.be.a('number');
     await adminQuery('select pg_terminate_backend($1)', [pid]);
 
     let error: unknown;
