@@ -15,11 +15,11 @@ import { ExportAborted } from '../../src/services/exports/copy-export.js';
 import { SubmissionExportService } from '../../src/services/exports/submission-export-service.js';
 import { MaintenanceService } from '../../src/services/maintenance-service.js';
 import { Database } from '../../src/db/database.js';
-import { systemScope, tenantScope } from '../../src/db/scope.js';
 import { api, login, provisionTenant, type ProvisionedTenant } from '../helpers/api.js';
 import { BIN, cleanEnv, hasStackTrace, REPO_ROOT, runCli } from '../helpers/cli.js';
 import { startTestServer, TEST_JWT_SECRET, type TestServer } from '../helpers/http.js';
 import { runInPty } from '../helpers/pty.js';
+import { jobContext } from '../helpers/service-context.js';
 import { createTestDatabase, testLogger, type TestDatabase } from '../helpers/test-cluster.js';
 
 const storageDir = loadConfig({ JWT_SECRET: TEST_JWT_SECRET }).storageDir;
@@ -368,15 +368,7 @@ describe('CSV exports (infield export, GET /forms/:id/submissions.csv, POST /exp
       .where('id', queued.body.id)
       .update({ expires_at: new Date(Date.now() - 1000) });
     await cleanupTenants(
-      new MaintenanceService(
-        {
-          db: { database: db.database, scope: systemScope },
-          actor: { type: 'system', job: 'cleanup' },
-          requestId: 'test',
-          logger: testLogger,
-        },
-        storageDir,
-      ),
+      new MaintenanceService(jobContext(db.database, 'cleanup'), storageDir),
       testLogger,
     );
     expect(
@@ -531,12 +523,7 @@ describe('CSV export streaming under pressure (pool of 1, large set)', function 
   });
 
   it('stops the COPY on the server (connection destroyed, no cancel request) when the destination goes away', async () => {
-    const ctx = {
-      db: { database: db.database, scope: tenantScope(tenantId) },
-      actor: { type: 'system' as const, job: 'test' },
-      requestId: 'test',
-      logger: testLogger,
-    };
+    const ctx = jobContext(db.database, 'test', tenantId);
     const service = new SubmissionExportService(ctx);
     const prepared = await service.prepare({ key: 'inspection' }, {});
     const slow = new Writable({

@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { cleanupTenants } from '../../jobs/cleanup.js';
-import { systemScope } from '../../src/db/scope.js';
 import { MaintenanceService } from '../../src/services/maintenance-service.js';
 import { api, login, provisionTenant } from '../helpers/api.js';
 import { startTestServer, type TestServer } from '../helpers/http.js';
+import { jobContext } from '../helpers/service-context.js';
 import { createTestDatabase, testLogger, type TestDatabase } from '../helpers/test-cluster.js';
 
 interface Problem {
@@ -239,12 +239,7 @@ describe('Idempotency-Key: safe retries of creates', function () {
       .where('key', key)
       .update({ expires_at: new Date(Date.now() - 1000) });
     const cleaned = await cleanupTenants(
-      new MaintenanceService({
-        db: { database: db.database, scope: systemScope },
-        actor: { type: 'system', job: 'cleanup' },
-        requestId: 'test',
-        logger: testLogger,
-      }),
+      new MaintenanceService(jobContext(db.database, 'cleanup')),
       testLogger,
     );
     expect(cleaned.idempotency_keys_deleted).to.be.at.least(1);

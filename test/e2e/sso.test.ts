@@ -1,8 +1,8 @@
 import { createSign, randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { cleanupTenants } from '../../jobs/cleanup.js';
-import { systemScope } from '../../src/db/scope.js';
 import { MaintenanceService } from '../../src/services/maintenance-service.js';
+import { jobContext } from '../helpers/service-context.js';
 import { testLogger } from '../helpers/test-cluster.js';
 import { api, login, provisionTenant } from '../helpers/api.js';
 import { useTestApi } from '../helpers/api-server.js';
@@ -384,12 +384,7 @@ describe('single sign-on with OpenID Connect (a real oidc-provider)', function (
       expect(before).to.be.above(0);
       await pending().update({ expires_at: new Date(Date.now() - 1000) });
       const cleaned = await cleanupTenants(
-        new MaintenanceService({
-          db: { database: t.db.database, scope: systemScope },
-          actor: { type: 'system', job: 'cleanup' },
-          requestId: 'test',
-          logger: testLogger,
-        }),
+        new MaintenanceService(jobContext(t.db.database, 'cleanup')),
         testLogger,
       );
       expect(cleaned.sso_logins_deleted).to.equal(before);

@@ -6,7 +6,6 @@ import { cleanupTenants } from '../../jobs/cleanup.js';
 import { deliverWebhooks } from '../../jobs/webhooks-deliver.js';
 import { runExports } from '../../jobs/run-exports.js';
 import { loadConfig } from '../../src/config.js';
-import { systemScope, tenantScope } from '../../src/db/scope.js';
 import { MaintenanceService } from '../../src/services/maintenance-service.js';
 import { registry } from '../../src/metrics.js';
 import { ExportRunner } from '../../src/services/exports/background-export-service.js';
@@ -18,6 +17,7 @@ import { api, login } from '../helpers/api.js';
 import { hasStackTrace, runCli } from '../helpers/cli.js';
 import { useTestApi } from '../helpers/api-server.js';
 import { TEST_JWT_SECRET } from '../helpers/http.js';
+import { jobContext, operatorContext } from '../helpers/service-context.js';
 import { testLogger } from '../helpers/test-cluster.js';
 
 interface Received {
@@ -231,12 +231,7 @@ describe('webhooks', function () {
     }
     // http:// needs WEBHOOK_ALLOW_HTTP (the service with a configuration without it).
     const strict = new WebhookEndpointService(
-      {
-        db: { database: t.db.database, scope: tenantScope(t.tenant.tenantId) },
-        actor: { type: 'operator', osUser: 'test' },
-        requestId: 'test',
-        logger: testLogger,
-      },
+      operatorContext(t.db.database, t.tenant.tenantId),
       createPlatform(loadConfig({ JWT_SECRET: TEST_JWT_SECRET })),
     );
     let error: unknown;
@@ -535,15 +530,7 @@ describe('webhooks', function () {
     const [done] = await deliveries(id);
     expect(done).to.include({ status: 'delivered' });
     const cleanup = () =>
-      cleanupTenants(
-        new MaintenanceService({
-          db: { database: t.db.database, scope: systemScope },
-          actor: { type: 'system', job: 'cleanup' },
-          requestId: 'test',
-          logger: testLogger,
-        }),
-        testLogger,
-      );
+      cleanupTenants(new MaintenanceService(jobContext(t.db.database, 'cleanup')), testLogger);
     // Younger than the retention: kept.
     expect((await cleanup()).webhook_deliveries_deleted).to.equal(0);
     await t.db.database.knex.raw(

@@ -20,6 +20,14 @@ export const operatorContext = (database: Database, tenantId?: string): ServiceC
   logger: testLogger,
 });
 
+/** A scheduled job: system scope, or one tenant's scope when given. */
+export const jobContext = (database: Database, job: string, tenantId?: string): ServiceContext => ({
+  db: { database, scope: tenantId === undefined ? systemScope : tenantScope(tenantId) },
+  actor: { type: 'system', job },
+  requestId: 'test',
+  logger: testLogger,
+});
+
 /**
  * A signed-in user, identified as the API identifies a token's user (so a
  * disabled user, an ended session or a suspended tenant throws as it would there).

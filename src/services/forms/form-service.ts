@@ -132,16 +132,6 @@ async function formBy(
   return { form: Form.fromDatabaseJson(form), revision };
 }
 
-async function currentRevision(tx: TxHandle, form: Form): Promise<string> {
-  const [row] = await tenantQuery<{ revision: string }>(
-    tx,
-    `select ${VERSION_REVISION_SQL} as revision from form_versions
-      where tenant_id = ${CURRENT_TENANT_SQL} and form_id = $1 and version = $2`,
-    [form.id, form.current_version],
-  );
-  return row?.revision ?? '';
-}
-
 /** Forms, their drafts and immutable published versions. */
 export class FormService {
   constructor(private readonly ctx: ServiceContext) {}
@@ -436,12 +426,7 @@ export class FormService {
     let mapping: StoredMapping | null =
       form.draft_fields === null ? null : storedMapping(form.draft_fields);
     if (schema === null && form.current_version !== null) {
-      const content = await versionContent(
-        tx,
-        form.id,
-        form.current_version,
-        revision ?? (await currentRevision(tx, form)),
-      );
+      const content = await versionContent(tx, form.id, form.current_version, revision);
       schema = content?.schema ?? null;
       mapping = content?.mapping ?? null;
     }

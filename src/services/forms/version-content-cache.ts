@@ -33,18 +33,19 @@ function deepFreeze<T>(value: T): T {
 export const VERSION_REVISION_SQL = 'xmin::text';
 
 /**
- * The content of version `version` of form `formId` in the transaction's tenant, if it exists;
- * `revision` is the row's VERSION_REVISION_SQL read in the same transaction.
+ * The content of version `version` of form `formId` in the transaction's tenant, if it exists.
+ * `revision`, the row's VERSION_REVISION_SQL read in the same transaction, lets a cached copy
+ * answer; without it the row is read (and cached for the next reader who has it).
  */
 export async function versionContent(
   tx: TxHandle,
   formId: string,
   version: number,
-  revision: string,
+  revision?: string | null,
 ): Promise<VersionContent | undefined> {
   if (tx.scope.kind !== 'tenant') return undefined;
   const prefix = `${tx.scope.tenantId}/${formId}/${version}/`;
-  const cached = cache.get(prefix + revision);
+  const cached = revision == null ? undefined : cache.get(prefix + revision);
   if (cached !== undefined) return cached;
   const [row] = await tenantQuery<{
     json_schema: Record<string, unknown>;
