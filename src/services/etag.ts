@@ -1,16 +1,37 @@
 import { createHash } from 'node:crypto';
 import { preconditionFailed } from '../errors.js';
 
-/**
- * Entity tags of single resources: a hash of the representation a client reads, so a GET's
- * `ETag` and the check of a later `If-Match` are the same computation on the same DTO.
- */
-export const etagOf = (representation: unknown): string =>
-  etagOfJson(JSON.stringify(representation));
+/** A representation as sent: its JSON text and the entity tag of exactly those bytes. */
+export interface SerializedRepresentation {
+  readonly json: string;
+  readonly etag: string;
+}
 
-/** The ETag of a representation already serialised (as it is sent), without serialising twice. */
-export const etagOfJson = (json: string): string =>
-  `"${createHash('sha256').update(json).digest('base64url').slice(0, 27)}"`;
+// Frozen representations are shared by every request that reads the same rows (the form
+// representation cache), so their text and tag are computed once, and dropped with them.
+const serializedOnce = new WeakMap<object, SerializedRepresentation>();
+
+/**
+ * A representation's JSON and ETag. Entity tags of single resources are a hash of the
+ * representation a client reads, so a GET's `ETag` and the check of a later `If-Match` are the same
+ * computation on the same DTO. A frozen representation (deep-frozen by whoever shares it) is
+ * serialised once.
+ */
+export function serializeRepresentation(representation: unknown): SerializedRepresentation {
+  const shared =
+    representation !== null && typeof representation === 'object' && Object.isFrozen(representation)
+      ? representation
+      : undefined;
+  const known = shared === undefined ? undefined : serializedOnce.get(shared);
+  if (known !== undefined) return known;
+  const json = JSON.stringify(representation);
+  const serialized = {
+    json,
+    etag: `"${createHash('sha256').update(json).digest('base64url').slice(0, 27)}"`,
+  };
+  if (shared !== undefined) serializedOnce.set(shared, serialized);
+  return serialized;
+}
 
 /**
  * Throws PRECONDITION_FAILED (412) unless `ifMatch` (the header as sent: `*`, or a list of
@@ -19,7 +40,7 @@ export const etagOfJson = (json: string): string =>
  */
 export function assertIfMatch(ifMatch: string | undefined, current: unknown): void {
   if (ifMatch === undefined || ifMatch.trim() === '*') return;
-  const wanted = etagOf(current);
+  const wanted = serializeRepresentation(current).etag;
   const given = ifMatch.split(',').map((tag) => tag.trim().replace(/^W\//, ''));
   if (!given.includes(wanted)) {
     throw preconditionFailed(

@@ -82,8 +82,8 @@ describe('one transaction per request: authentication and the work share it', fu
     expect(sent[1]).to.match(/set_config\('role'/);
     // Authentication is one statement: user, session, tenant and permissions together.
     expect(sent[2]).to.match(/from users u\s+join tenants t/);
-    // The form is one statement too: it reads its current version's revision, and the version's
-    // content comes from the version cache (filled when the form was published).
+    // The form is one statement too: it reads its own and its current version's revisions; the
+    // version's content comes from the version cache (filled when the form was published).
     expect(sent[3]).to.match(/from form_versions v[\s\S]*from forms f/);
     expect(sent).to.have.length(5);
   });

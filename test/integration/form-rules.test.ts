@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import type { ServiceContext } from '../../src/context.js';
+import { withDb, type ServiceContext } from '../../src/context.js';
+import { withTransaction } from '../../src/db/transaction.js';
+import { serializeRepresentation } from '../../src/services/etag.js';
 import { FormService } from '../../src/services/forms/form-service.js';
 import { SubmissionService } from '../../src/services/forms/submission-service.js';
 import { provisionTenant, type ProvisionedTenant } from '../helpers/api.js';
@@ -136,5 +138,48 @@ describe('form rules (services in-process)', function () {
     const other = await provisionTenant(db.database, 'other-forms-co', 'enterprise');
     const outsider = await userContext(db.database, other.tenantId, other.adminId);
     await expectAppError(new FormService(outsider).get(created.id), 'NOT_FOUND');
+  });
+
+  it('shares one frozen representation of an unchanged form and never serves a changed one', async () => {
+    const forms = new FormService(admin);
+    const created = await forms.create({ key: 'shared', title: 'Shared', json_schema: schemaV1 });
+    await forms.publish(created.id);
+    const first = await forms.get(created.id);
+    // Every reader of the same rows gets the same object, and with it one serialisation.
+    const second = await new FormService(submitter).getByKey('shared');
+    expect(second).to.equal(first);
+    expect(serializeRepresentation(second)).to.equal(serializeRepresentation(first));
+    expect(Object.isFrozen(first)).to.equal(true);
+    expect(() => {
+      (first as { title: string }).title = 'Mutated';
+    }).to.throw(TypeError);
+
+    // Any change of the form row is seen at once: an edit through the service, a public link,
+    // and the owner's own update.
+    await forms.update(created.id, { title: 'Renamed' });
+    expect(await forms.get(created.id)).to.include({ title: 'Renamed', has_draft: false });
+    const linked = await forms.setPublicLink(created.id, true);
+    expect((await forms.get(created.id)).public_token).to.equal(linked.public_token);
+    await db.database.knex('forms').where({ id: created.id }).update({ description: 'By hand' });
+    const byHand = await forms.get(created.id);
+    expect(byHand).to.include({ description: 'By hand' });
+    expect(serializeRepresentation(byHand).etag).to.not.equal(serializeRepresentation(first).etag);
+
+    // A form with a draft is its own: the draft, not a cached copy of the version.
+    await forms.update(created.id, { json_schema: schemaV2 });
+    const drafted = await forms.get(created.id);
+    expect(drafted).to.include({ has_draft: true });
+    expect(Object.isFrozen(drafted)).to.equal(false);
+
+    // A transaction that wrote a form, then reads it, then writes it again keeps one xmin for
+    // both rows: what it read in between is not cached, so the final row is what others read.
+    await forms.publish(created.id);
+    await withTransaction(admin.db, async (tx) => {
+      const inTx = new FormService(withDb(admin, tx));
+      await inTx.update(created.id, { title: 'First write' });
+      expect(Object.isFrozen(await inTx.get(created.id))).to.equal(false);
+      await tx.trx('forms').where({ id: created.id }).update({ title: 'Second write' });
+    });
+    expect(await forms.get(created.id)).to.include({ title: 'Second write' });
   });
 });

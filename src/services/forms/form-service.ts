@@ -22,6 +22,11 @@ import {
 } from './json-schema/stored-mapping.js';
 import type { DerivedField, FieldNode, MappedSchema } from './json-schema/types.js';
 import { enqueueWebhookEvent } from '../webhooks/webhook-events.js';
+import {
+  FORM_REVISION_SQL,
+  sharedRepresentation,
+  type FormRevisions,
+} from './form-representation-cache.js';
 import { VERSION_REVISION_SQL, versionContent } from './version-content-cache.js';
 
 export const FORM_KEY_PATTERN = '^[a-z0-9][a-z0-9_-]{0,99}$';
@@ -100,36 +105,34 @@ const summary = (form: Form): FormSummaryDto => ({
   updated_at: form.updated_at.toISOString(),
 });
 
-/** A form row and its current version's revision (VERSION_REVISION_SQL), when it has one. */
-interface FormRow {
-  form: Form;
-  revision: string | null;
-}
-
 /**
  * A form by id or key: one statement, sent directly (tenantQuery: row-level security filters the
- * tenant) because every GET /forms/{id} makes it. It reads the current version's revision, not
- * its content: represent() takes that from the version cache.
+ * tenant) because every GET /forms/{id} makes it. It reads the form's and its current version's
+ * revisions, not the version's content: represent() takes that from the version cache, and a
+ * form represented before comes whole from the representation cache.
  */
 async function formBy(
   tx: TxHandle,
   column: 'id' | 'key',
   value: string,
-): Promise<FormRow | undefined> {
-  const [row] = await tenantQuery<Record<string, unknown> & { current_revision: string | null }>(
+): Promise<FormRevisions | undefined> {
+  const [row] = await tenantQuery<
+    Record<string, unknown> & { form_revision: string | null; version_revision: string | null }
+  >(
     tx,
-    `select f.*, (select v.${VERSION_REVISION_SQL}
-                    from form_versions v
-                   where v.tenant_id = f.tenant_id and v.form_id = f.id
-                     and v.version = f.current_version) as current_revision
+    `select f.*, ${FORM_REVISION_SQL} as form_revision,
+            (select v.${VERSION_REVISION_SQL}
+               from form_versions v
+              where v.tenant_id = f.tenant_id and v.form_id = f.id
+                and v.version = f.current_version) as version_revision
        from forms f
       where f.${column} = $1 and f.tenant_id = ${CURRENT_TENANT_SQL}
       limit 1`,
     [value],
   );
   if (row === undefined) return undefined;
-  const { current_revision: revision, ...form } = row;
-  return { form: Form.fromDatabaseJson(form), revision };
+  const { form_revision: formRevision, version_revision: versionRevision, ...form } = row;
+  return { form: Form.fromDatabaseJson(form), formRevision, versionRevision };
 }
 
 /** Forms, their drafts and immutable published versions. */
@@ -151,7 +154,7 @@ export class FormService {
     return withTransaction(this.ctx.db, async (tx) => {
       const found = await formBy(tx, 'id', id);
       if (found === undefined) throw notFound('Form', id);
-      return this.represent(tx, found.form, found.revision);
+      return this.representShared(tx, found);
     });
   }
 
@@ -160,7 +163,7 @@ export class FormService {
     return withTransaction(this.ctx.db, async (tx) => {
       const found = await formBy(tx, 'key', key);
       if (found === undefined) throw notFound('Form', key);
-      return this.represent(tx, found.form, found.revision);
+      return this.representShared(tx, found);
     });
   }
 
@@ -415,6 +418,13 @@ export class FormService {
       });
       return this.represent(tx, updated!);
     });
+  }
+
+  /** The DTO of a form as read (formBy), shared and frozen when it can be (see the cache). */
+  private representShared(tx: TxHandle, found: FormRevisions): Promise<FormDto> {
+    return sharedRepresentation(tx, found, () =>
+      this.represent(tx, found.form, found.versionRevision),
+    );
   }
 
   /**

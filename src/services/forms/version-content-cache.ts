@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { deepFreeze } from '../../deep-freeze.js';
 import { CURRENT_TENANT_SQL } from '../../db/scope.js';
 import { tenantQuery } from '../../db/scoped-sql.js';
 import type { TxHandle } from '../../db/transaction.js';
@@ -20,14 +21,6 @@ export interface VersionContent {
  * by the content's size as text.
  */
 const cache = new LRUCache<string, VersionContent>({ maxSize: 32 * 1024 * 1024 });
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
-}
 
 /** Selects a version row's revision: its xmin, which any update of the row changes. */
 export const VERSION_REVISION_SQL = 'xmin::text';
