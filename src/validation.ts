@@ -1,20 +1,34 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import type { Ajv, ErrorObject, Options, ValidateFunction } from 'ajv';
+import type * as AjvModule from 'ajv';
+import type * as AjvFormatsModule from 'ajv-formats';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { forbiddenKey, validationFailed, type FieldError } from './errors.js';
+import { lazyRequire } from './lazy-require.js';
 
-// ajv-formats is CommonJS with a default export; under NodeNext it arrives wrapped.
-const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+const ajvModule = lazyRequire<typeof AjvModule>('ajv');
+// CommonJS: module.exports is the plugin, also as .default (NodeNext types see the latter wrapped).
+const ajvFormats = lazyRequire<{ default: typeof AjvFormatsModule.default.default }>('ajv-formats');
+
+/** An Ajv with formats, made when first needed (most CLI commands validate nothing). */
+function lazyAjv(options: Options): () => Ajv {
+  let ajv: Ajv | undefined;
+  return () => {
+    if (ajv === undefined) {
+      ajv = new (ajvModule().Ajv)(options);
+      ajvFormats().default(ajv);
+    }
+    return ajv;
+  };
+}
 
 /** Ajv for the product's own request/command schemas (not for imported form schemas). */
-export const ajv = new Ajv({
+const requestAjv = lazyAjv({
   allErrors: true,
   strict: true,
   coerceTypes: false,
   useDefaults: true,
   removeAdditional: false,
 });
-addFormats(ajv);
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -29,7 +43,7 @@ const cache = new WeakMap<TSchema, ValidateFunction>();
 function compiled(schema: TSchema): ValidateFunction {
   let fn = cache.get(schema);
   if (fn === undefined) {
-    fn = ajv.compile(schema);
+    fn = requestAjv().compile(schema);
     cache.set(schema, fn);
   }
   return fn;
@@ -65,19 +79,18 @@ export function validate<S extends TSchema>(
 }
 
 /** Query strings arrive as text: this instance coerces them to the schema's types. */
-const queryAjv = new Ajv({
+const queryAjv = lazyAjv({
   allErrors: true,
   strict: true,
   coerceTypes: 'array',
   useDefaults: true,
 });
-addFormats(queryAjv);
 const queryCache = new WeakMap<TSchema, ValidateFunction>();
 
 export function validateQuery<S extends TSchema>(schema: S, value: unknown): Static<S> {
   let fn = queryCache.get(schema);
   if (fn === undefined) {
-    fn = queryAjv.compile(schema);
+    fn = queryAjv().compile(schema);
     queryCache.set(schema, fn);
   }
   if (!fn(value)) {

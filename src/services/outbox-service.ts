@@ -1,4 +1,4 @@
-import { emailsQueued } from '../metrics.js';
+import { metrics } from '../metrics.js';
 import type { TxHandle } from '../db/transaction.js';
 import { EmailOutbox } from '../models/email-outbox.js';
 
@@ -18,7 +18,7 @@ export interface OutgoingEmail {
 export async function enqueueEmails(tx: TxHandle, emails: OutgoingEmail[]): Promise<void> {
   if (emails.length === 0) return;
   // Counted when written; a transaction that rolls back afterwards still counted them.
-  emailsQueued.inc(emails.length);
+  metrics().emailsQueued.inc(emails.length);
   await EmailOutbox.query(tx.trx).insert(
     emails.map((e) => ({
       kind: e.kind,

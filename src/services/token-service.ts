@@ -1,6 +1,10 @@
 import { createHash, createSecretKey, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
-import jwt from 'jsonwebtoken';
+import type * as Jwt from 'jsonwebtoken';
 import { unauthorized } from '../errors.js';
+import { lazyRequire } from '../lazy-require.js';
+
+// Loaded when a token is first issued or checked, not by every CLI command that reaches a service.
+const jwt = lazyRequire<typeof Jwt>('jsonwebtoken');
 
 export const TOKEN_ISSUER = 'infield';
 export const TOKEN_AUDIENCE = 'infield-api';
@@ -40,7 +44,7 @@ export class TokenService {
   }
 
   issueAccess(userId: string, tenantId: string, sessionVersion: number): string {
-    return jwt.sign({ tid: tenantId, typ: 'access', sv: sessionVersion }, this.secret, {
+    return jwt().sign({ tid: tenantId, typ: 'access', sv: sessionVersion }, this.secret, {
       algorithm: ALGORITHM,
       subject: userId,
       issuer: TOKEN_ISSUER,
@@ -53,9 +57,9 @@ export class TokenService {
 
   /** Throws UNAUTHORIZED for anything but a valid, current access token. */
   verifyAccess(token: string): AccessClaims {
-    let payload: string | jwt.JwtPayload;
+    let payload: string | Jwt.JwtPayload;
     try {
-      payload = jwt.verify(token, this.secret, {
+      payload = jwt().verify(token, this.secret, {
         algorithms: [ALGORITHM],
         issuer: TOKEN_ISSUER,
         audience: TOKEN_AUDIENCE,
@@ -63,7 +67,7 @@ export class TokenService {
       });
     } catch (err) {
       throw unauthorized(
-        err instanceof jwt.TokenExpiredError
+        err instanceof jwt().TokenExpiredError
           ? 'The access token has expired'
           : 'The access token is invalid',
       );

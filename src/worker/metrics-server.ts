@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { registry } from '../metrics.js';
+import { metrics } from '../metrics.js';
 
 /**
  * The worker's own GET /metrics on a separate port (default host 127.0.0.1): it has no API to
@@ -15,6 +15,7 @@ export async function startMetricsServer(
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('Not found\n');
       return;
     }
+    const { registry } = metrics();
     registry.metrics().then(
       (text) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(text),
       () => res.writeHead(500, { 'Content-Type': 'text/plain' }).end('Metrics failed\n'),

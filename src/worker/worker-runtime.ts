@@ -1,5 +1,5 @@
 import { failureOf } from './for-each-tenant.js';
-import { jobDuration, jobFailures, jobRuns, watchPool } from '../metrics.js';
+import { metrics, watchPool } from '../metrics.js';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Agenda, Job } from 'agenda';
@@ -33,6 +33,7 @@ function defineJob(agenda: Agenda, job: InfieldJob, deps: JobDeps): void {
         job_id: String(agendaJob.attrs._id ?? ''),
       });
       const started = Date.now();
+      const { jobDuration, jobFailures, jobRuns } = metrics();
       const timer = jobDuration.startTimer({ job: job.name });
       jobRuns.inc({ job: job.name });
       try {
@@ -90,8 +91,8 @@ export async function startWorker(options: {
   for (const job of jobs) {
     defineJob(agenda, job, { config, database, logger, mail, workerId });
     // Every job shows in the metrics from the start, at zero.
-    jobRuns.inc({ job: job.name }, 0);
-    jobFailures.inc({ job: job.name }, 0);
+    metrics().jobRuns.inc({ job: job.name }, 0);
+    metrics().jobFailures.inc({ job: job.name }, 0);
   }
   watchPool(database);
 

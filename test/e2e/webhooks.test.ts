@@ -7,7 +7,7 @@ import { deliverWebhooks } from '../../jobs/webhooks-deliver.js';
 import { runExports } from '../../jobs/run-exports.js';
 import { loadConfig } from '../../src/config.js';
 import { MaintenanceService } from '../../src/services/maintenance-service.js';
-import { registry } from '../../src/metrics.js';
+import { metrics } from '../../src/metrics.js';
 import { ExportRunner } from '../../src/services/exports/background-export-service.js';
 import { createPlatform } from '../../src/services/platform.js';
 import { SecretBox } from '../../src/services/secrets.js';
@@ -656,7 +656,7 @@ describe('webhooks', function () {
   });
 
   it('counts attempts by outcome in infield_webhook_attempts_total', async () => {
-    const text = await registry.getSingleMetricAsString('infield_webhook_attempts_total');
+    const text = await metrics().registry.getSingleMetricAsString('infield_webhook_attempts_total');
     for (const outcome of ['delivered', 'retry', 'failed', 'gone', 'refused']) {
       expect(text).to.match(
         new RegExp(`infield_webhook_attempts_total\\{outcome="${outcome}"\\} [1-9]`),

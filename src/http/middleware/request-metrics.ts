@@ -1,11 +1,12 @@
 import type { Context, Next } from 'koa';
-import { httpDuration, httpRequests } from '../../metrics.js';
+import { metrics } from '../../metrics.js';
 
 /**
  * Counts and times every request by its route template (`/api/v1/forms/:id`, never the
  * concrete path, so labels stay few); requests no route matched share `unmatched`.
  */
 export async function requestMetrics(ctx: Context, next: Next): Promise<void> {
+  const { httpDuration, httpRequests } = metrics();
   const timer = httpDuration.startTimer();
   try {
     await next();

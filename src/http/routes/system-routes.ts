@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { notFound, unauthorized } from '../../errors.js';
-import { bearerMatches, registry } from '../../metrics.js';
+import { bearerMatches, metrics } from '../../metrics.js';
 import type { HealthService } from '../../services/health-service.js';
 import { PACKAGE } from '../../version.js';
 import { defineRoute, type AnyRoute } from '../route.js';
@@ -144,6 +144,7 @@ export function systemRoutes(health: HealthService, metricsToken?: string): AnyR
         if (!bearerMatches(ctx.get('Authorization'), metricsToken)) {
           throw unauthorized('Send the metrics token as Authorization: Bearer <METRICS_TOKEN>');
         }
+        const { registry } = metrics();
         return { type: registry.contentType, body: await registry.metrics() };
       },
     }),

@@ -5,7 +5,7 @@ import { withTransaction, type TxHandle } from '../../db/transaction.js';
 import type { Logger } from '../../logger.js';
 import { buildAuditInsert, sqlText, type AuditActorContext } from '../build-audit-insert.js';
 import type { MailTransport } from './mail-transport.js';
-import { emailsFailed, emailsSent } from '../../metrics.js';
+import { metrics } from '../../metrics.js';
 
 const SEND_CONCURRENCY = 4;
 
@@ -129,8 +129,8 @@ export class OutboxDeliveryService {
         return failed.length === 0 ? [] : this.recordFailed(tx, failed, audit);
       });
       result.sent += sent.length;
-      emailsSent.inc(sent.length);
-      emailsFailed.inc(failed.length);
+      metrics().emailsSent.inc(sent.length);
+      metrics().emailsFailed.inc(failed.length);
       result.failed += outcome.filter((o) => o.status === 'failed').length;
       result.retrying += outcome.filter((o) => o.status === 'pending').length;
       if (failed.length > 0) {

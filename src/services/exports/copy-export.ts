@@ -5,7 +5,7 @@ import type { Database } from '../../db/database.js';
 import { SCOPE_SQL, scopeSettings, type TenantScope } from '../../db/scope.js';
 import { translateDbError } from '../../db/pg-errors.js';
 import { CsvRecordCounter } from './csv-record-counter.js';
-import { exportsRunning } from '../../metrics.js';
+import { metrics } from '../../metrics.js';
 
 /** How far an export got: kept current while the bytes flow. */
 export interface CopyProgress {
@@ -118,12 +118,12 @@ export async function copyToStream(
   options: CopyOptions,
 ): Promise<number> {
   const watch = new StopWatch(destination, options.signal);
-  exportsRunning.inc();
+  metrics().exportsRunning.inc();
   try {
     const client = await acquire(database, watch);
     return await runCopy(database, client, scope, copySql, destination, options, watch);
   } finally {
-    exportsRunning.dec();
+    metrics().exportsRunning.dec();
     watch.dispose();
   }
 }

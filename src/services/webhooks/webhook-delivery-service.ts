@@ -4,7 +4,7 @@ import { systemScope, tenantScope } from '../../db/scope.js';
 import { tenantSql } from '../../db/scoped-sql.js';
 import { withTransaction, type TxHandle } from '../../db/transaction.js';
 import type { Logger } from '../../logger.js';
-import { webhookAttempts } from '../../metrics.js';
+import { metrics } from '../../metrics.js';
 import type { AuditActorContext } from '../build-audit-insert.js';
 import { writeAudit } from '../audit-service.js';
 import type { SecretBox } from '../secrets.js';
@@ -118,7 +118,7 @@ export class WebhookDeliveryService {
         else if (status === 'pending') result.retrying += 1;
         else if (status === 'failed') result.failed += 1;
         const outcome = r.outcome === 'retry' && status === 'failed' ? 'failed' : r.outcome;
-        webhookAttempts.inc({ outcome });
+        metrics().webhookAttempts.inc({ outcome });
       }
     }
     return result;
