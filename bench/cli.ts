@@ -2,7 +2,9 @@
  * bench:cli — the CLI's start-up cost beside its floors, in one run on one machine:
  *   infield --help, infield --version          vs  node -e 0
  *   infield tenant:list --json (3 tenants)     vs  psql -c 'select 1' (same database)
- * and, for reference, the bare import of @oclif/core against psql's floor.
+ * and, for reference, bare imports against psql's floor: @oclif/core, and the product card's CLI
+ * and data libraries together (@oclif/core, knex, objection, pg), which any command that reads
+ * the database through them pays before it runs.
  * Each command runs BENCH_ROUNDS times, interleaved (A B A B …) so drift hits all alike; the
  * median wall time and the highest peak RSS are printed with the ratio to the floor and the
  * issue's target. Needs the built CLI (npm run build) and psql on PATH; uses DATABASE_URL's
@@ -54,6 +56,15 @@ async function main(): Promise<void> {
         command: process.execPath,
         args: ['--input-type=module', '-e', "await import('@oclif/core')"],
       },
+      {
+        name: 'node: import @oclif/core, knex, objection, pg',
+        command: process.execPath,
+        args: [
+          '--input-type=module',
+          '-e',
+          "await Promise.all(['@oclif/core', 'knex', 'objection', 'pg'].map((m) => import(m)))",
+        ],
+      },
       { name: "psql -c 'select 1'", command: 'psql', args: [url, '-c', 'select 1'] },
       {
         name: 'infield tenant:list --json',
@@ -74,6 +85,7 @@ async function main(): Promise<void> {
     };
     const floors: Record<string, string> = {
       'node: import @oclif/core': "psql -c 'select 1'",
+      'node: import @oclif/core, knex, objection, pg': "psql -c 'select 1'",
       'infield --version': 'node -e 0',
       'infield --help': 'node -e 0',
       'infield tenant:list --json': "psql -c 'select 1'",
