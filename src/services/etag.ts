@@ -7,29 +7,36 @@ export interface SerializedRepresentation {
   readonly etag: string;
 }
 
-// Frozen representations are shared by every request that reads the same rows (the form
-// representation cache), so their text and tag are computed once, and dropped with them.
+// Representations shared by every request that reads the same rows (the form representation
+// cache) have their text and tag computed once, dropped with them. Only those marked shared
+// (deep-frozen by whoever shares them) are remembered: a mutable one could change.
+const shared = new WeakSet<object>();
 const serializedOnce = new WeakMap<object, SerializedRepresentation>();
+
+/** Marks a deep-frozen representation as shared, so it is serialised once. */
+export function markShared<T extends object>(representation: T): T {
+  shared.add(representation);
+  return representation;
+}
 
 /**
  * A representation's JSON and ETag. Entity tags of single resources are a hash of the
  * representation a client reads, so a GET's `ETag` and the check of a later `If-Match` are the same
- * computation on the same DTO. A frozen representation (deep-frozen by whoever shares it) is
- * serialised once.
+ * computation on the same DTO. A shared representation (markShared) is serialised once.
  */
 export function serializeRepresentation(representation: unknown): SerializedRepresentation {
-  const shared =
-    representation !== null && typeof representation === 'object' && Object.isFrozen(representation)
+  const once =
+    representation !== null && typeof representation === 'object' && shared.has(representation)
       ? representation
       : undefined;
-  const known = shared === undefined ? undefined : serializedOnce.get(shared);
+  const known = once === undefined ? undefined : serializedOnce.get(once);
   if (known !== undefined) return known;
   const json = JSON.stringify(representation);
   const serialized = {
     json,
     etag: `"${createHash('sha256').update(json).digest('base64url').slice(0, 27)}"`,
   };
-  if (shared !== undefined) serializedOnce.set(shared, serialized);
+  if (once !== undefined) serializedOnce.set(once, serialized);
   return serialized;
 }
 

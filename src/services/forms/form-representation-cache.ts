@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { deepFreeze } from '../../deep-freeze.js';
 import type { TxHandle } from '../../db/transaction.js';
-import { serializeRepresentation } from '../etag.js';
+import { markShared, serializeRepresentation } from '../etag.js';
 import type { Form } from '../../models/form.js';
 
 /**
@@ -19,7 +19,9 @@ export const FORM_REVISION_SQL =
  * of such a form neither rebuilds nor re-serialises nor re-hashes 16 KB of schema. The key holds
  * both rows' xmin: any update of the form (title, policy, public link, a new draft or version)
  * changes it, so a changed form is never served stale. Forms with a draft are not cached (their
- * draft is theirs alone and being edited). Bounded by the representations' size as JSON.
+ * draft is theirs alone and being edited). Bounded by an estimate of the memory an entry holds:
+ * three times its JSON's length (the JSON text, the objects, and the version content it keeps
+ * alive even once the version cache has let it go).
  */
 const cache = new LRUCache<string, object>({ maxSize: 32 * 1024 * 1024 });
 
@@ -32,14 +34,22 @@ export interface FormRevisions {
   versionRevision: string | null;
 }
 
+/** A representation as built, with the revision of the version content it holds (if any). */
+export interface BuiltRepresentation<T> {
+  representation: T;
+  contentRevision: string | null;
+}
+
 /**
  * The representation of the form, from the cache when the same rows were represented before;
- * otherwise `build()`'s, which is kept (deep-frozen) when the form can be cached.
+ * otherwise `build()`'s, which is kept (deep-frozen) when the form can be cached and the version
+ * content it holds is the revision the form's statement saw (the content may be read by a later
+ * statement, which can see a newer row).
  */
 export async function sharedRepresentation<T extends object>(
   tx: TxHandle,
   { form, formRevision, versionRevision }: FormRevisions,
-  build: () => Promise<T>,
+  build: () => Promise<BuiltRepresentation<T>>,
 ): Promise<T> {
   if (
     tx.scope.kind !== 'tenant' ||
@@ -48,14 +58,16 @@ export async function sharedRepresentation<T extends object>(
     form.draft_schema !== null ||
     form.draft_fields !== null
   ) {
-    return build();
+    return (await build()).representation;
   }
   const key = `${tx.scope.tenantId}/${form.id}/${formRevision}/${versionRevision}`;
   const cached = cache.get(key) as T | undefined;
   if (cached !== undefined) return cached;
-  const representation = deepFreeze(await build());
+  const built = await build();
+  if (built.contentRevision !== versionRevision) return built.representation;
+  const representation = markShared(deepFreeze(built.representation));
   cache.set(key, representation, {
-    size: Math.max(1, serializeRepresentation(representation).json.length),
+    size: Math.max(1, 3 * serializeRepresentation(representation).json.length),
   });
   return representation;
 }

@@ -25,6 +25,7 @@ import { enqueueWebhookEvent } from '../webhooks/webhook-events.js';
 import {
   FORM_REVISION_SQL,
   sharedRepresentation,
+  type BuiltRepresentation,
   type FormRevisions,
 } from './form-representation-cache.js';
 import { VERSION_REVISION_SQL, versionContent } from './version-content-cache.js';
@@ -422,9 +423,7 @@ export class FormService {
 
   /** The DTO of a form as read (formBy), shared and frozen when it can be (see the cache). */
   private representShared(tx: TxHandle, found: FormRevisions): Promise<FormDto> {
-    return sharedRepresentation(tx, found, () =>
-      this.represent(tx, found.form, found.versionRevision),
-    );
+    return sharedRepresentation(tx, found, () => this.build(tx, found.form, found.versionRevision));
   }
 
   /**
@@ -432,15 +431,26 @@ export class FormService {
    * when the caller read the version's revision already (formBy).
    */
   private async represent(tx: TxHandle, form: Form, revision?: string | null): Promise<FormDto> {
+    return (await this.build(tx, form, revision)).representation;
+  }
+
+  /** represent(), with the revision of the version content it used (for the shared cache). */
+  private async build(
+    tx: TxHandle,
+    form: Form,
+    revision?: string | null,
+  ): Promise<BuiltRepresentation<FormDto>> {
     let schema: Readonly<Record<string, unknown>> | null = form.draft_schema;
     let mapping: StoredMapping | null =
       form.draft_fields === null ? null : storedMapping(form.draft_fields);
+    let contentRevision: string | null = null;
     if (schema === null && form.current_version !== null) {
       const content = await versionContent(tx, form.id, form.current_version, revision);
       schema = content?.schema ?? null;
       mapping = content?.mapping ?? null;
+      contentRevision = content?.revision ?? null;
     }
-    return {
+    const representation: FormDto = {
       ...summary(form),
       json_schema: schema ?? {},
       fields: mapping?.fields ?? [],
@@ -449,6 +459,7 @@ export class FormService {
       approval_policy: (form.approval_policy as ApprovalPolicy | null) ?? null,
       public_token: form.public_token,
     };
+    return { representation, contentRevision };
   }
 
   private async load(tx: TxHandle, id: string, lock = false): Promise<Form> {

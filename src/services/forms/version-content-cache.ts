@@ -9,6 +9,8 @@ import { storedMapping, type StoredMapping } from './json-schema/stored-mapping.
 export interface VersionContent {
   readonly schema: Readonly<Record<string, unknown>>;
   readonly mapping: StoredMapping;
+  /** The row's revision (VERSION_REVISION_SQL) this content was read at. */
+  readonly revision: string;
 }
 
 /**
@@ -57,6 +59,7 @@ export async function versionContent(
   const content: VersionContent = deepFreeze({
     schema: row.json_schema,
     mapping: storedMapping(row.fields),
+    revision: row.revision,
   });
   cache.set(prefix + row.revision, content, { size: Math.max(1, row.size) });
   return content;
