@@ -1,34 +1,20 @@
-import type { Ajv, ErrorObject, Options, ValidateFunction } from 'ajv';
-import type * as AjvModule from 'ajv';
-import type * as AjvFormatsModule from 'ajv-formats';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { forbiddenKey, validationFailed, type FieldError } from './errors.js';
-import { lazyRequire } from './lazy-require.js';
 
-const ajvModule = lazyRequire<typeof AjvModule>('ajv');
-// CommonJS: module.exports is the plugin, also as .default (NodeNext types see the latter wrapped).
-const ajvFormats = lazyRequire<{ default: typeof AjvFormatsModule.default.default }>('ajv-formats');
-
-/** An Ajv with formats, made when first needed (most CLI commands validate nothing). */
-function lazyAjv(options: Options): () => Ajv {
-  let ajv: Ajv | undefined;
-  return () => {
-    if (ajv === undefined) {
-      ajv = new (ajvModule().Ajv)(options);
-      ajvFormats().default(ajv);
-    }
-    return ajv;
-  };
-}
+// ajv-formats is CommonJS with a default export; under NodeNext it arrives wrapped.
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
 /** Ajv for the product's own request/command schemas (not for imported form schemas). */
-const requestAjv = lazyAjv({
+export const ajv = new Ajv({
   allErrors: true,
   strict: true,
   coerceTypes: false,
   useDefaults: true,
   removeAdditional: false,
 });
+addFormats(ajv);
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -43,7 +29,7 @@ const cache = new WeakMap<TSchema, ValidateFunction>();
 function compiled(schema: TSchema): ValidateFunction {
   let fn = cache.get(schema);
   if (fn === undefined) {
-    fn = requestAjv().compile(schema);
+    fn = ajv.compile(schema);
     cache.set(schema, fn);
   }
   return fn;
@@ -79,18 +65,19 @@ export function validate<S extends TSchema>(
 }
 
 /** Query strings arrive as text: this instance coerces them to the schema's types. */
-const queryAjv = lazyAjv({
+const queryAjv = new Ajv({
   allErrors: true,
   strict: true,
   coerceTypes: 'array',
   useDefaults: true,
 });
+addFormats(queryAjv);
 const queryCache = new WeakMap<TSchema, ValidateFunction>();
 
 export function validateQuery<S extends TSchema>(schema: S, value: unknown): Static<S> {
   let fn = queryCache.get(schema);
   if (fn === undefined) {
-    fn = queryAjv().compile(schema);
+    fn = queryAjv.compile(schema);
     queryCache.set(schema, fn);
   }
   if (!fn(value)) {

@@ -8,36 +8,35 @@ export interface SerializedRepresentation {
 }
 
 // Representations shared by every request that reads the same rows (the form representation
-// cache) have their text and tag computed once, dropped with them. Only those marked shared
-// (deep-frozen by whoever shares them) are remembered: a mutable one could change.
-const shared = new WeakSet<object>();
+// cache) have their text and tag computed once, and dropped with them.
 const serializedOnce = new WeakMap<object, SerializedRepresentation>();
 
-/** Marks a deep-frozen representation as shared, so it is serialised once. */
-export function markShared<T extends object>(representation: T): T {
-  shared.add(representation);
-  return representation;
+const serialize = (representation: unknown): SerializedRepresentation => {
+  const json = JSON.stringify(representation);
+  return { json, etag: `"${createHash('sha256').update(json).digest('base64url').slice(0, 27)}"` };
+};
+
+/**
+ * Serialises a deep-frozen representation that many requests will share, once: later calls of
+ * serializeRepresentation on it return this.
+ */
+export function serializeShared(representation: object): SerializedRepresentation {
+  const serialized = serialize(representation);
+  serializedOnce.set(representation, serialized);
+  return serialized;
 }
 
 /**
  * A representation's JSON and ETag. Entity tags of single resources are a hash of the
  * representation a client reads, so a GET's `ETag` and the check of a later `If-Match` are the same
- * computation on the same DTO. A shared representation (markShared) is serialised once.
+ * computation on the same DTO. A shared representation (serializeShared) is serialised once.
  */
 export function serializeRepresentation(representation: unknown): SerializedRepresentation {
-  const once =
-    representation !== null && typeof representation === 'object' && shared.has(representation)
-      ? representation
+  const known =
+    representation !== null && typeof representation === 'object'
+      ? serializedOnce.get(representation)
       : undefined;
-  const known = once === undefined ? undefined : serializedOnce.get(once);
-  if (known !== undefined) return known;
-  const json = JSON.stringify(representation);
-  const serialized = {
-    json,
-    etag: `"${createHash('sha256').update(json).digest('base64url').slice(0, 27)}"`,
-  };
-  if (once !== undefined) serializedOnce.set(once, serialized);
-  return serialized;
+  return known ?? serialize(representation);
 }
 
 /**

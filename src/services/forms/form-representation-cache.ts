@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { deepFreeze } from '../../deep-freeze.js';
 import type { TxHandle } from '../../db/transaction.js';
-import { markShared, serializeRepresentation } from '../etag.js';
+import { serializeShared } from '../etag.js';
 import type { Form } from '../../models/form.js';
 
 /**
@@ -65,9 +65,8 @@ export async function sharedRepresentation<T extends object>(
   if (cached !== undefined) return cached;
   const built = await build();
   if (built.contentRevision !== versionRevision) return built.representation;
-  const representation = markShared(deepFreeze(built.representation));
-  cache.set(key, representation, {
-    size: Math.max(1, 3 * serializeRepresentation(representation).json.length),
-  });
+  const representation = deepFreeze(built.representation);
+  const { json } = serializeShared(representation);
+  cache.set(key, representation, { size: Math.max(1, 3 * json.length) });
   return representation;
 }
